@@ -1,8 +1,27 @@
 //! Validation of a response's answers against a questionnaire, exactly as the format says:
 //! (1) evaluate each `x-visible-if`; (2) refuse answers to hidden questions; (3) validate
 //! against the schema in which conditionally shown questions are required only where visible.
+//!
+//! Step (3) uses a schema *derived* from the document once, at parse time: the same document
+//! in which every question with an `x-visible-if` is taken out of its parent's `required`
+//! (its presence is checked by this module, only where it is visible) and every note accepts
+//! anything (an answer to a note is refused here, with its own code). `format` is asserted
+//! (`date`, `date-time`, `email`). All validators are compiled once, in
+//! [`Questionnaire::parse`], and kept in the questionnaire.
+//!
+//! Errors come in document order, each with the JSON pointer of the answer it is about and
+//! a message in French and English that names the question by its title.
 
+use std::collections::HashMap;
+use std::fmt;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{Draft, JsonType, Validator};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::questionnaire::check::format_error;
+use crate::questionnaire::{push_token, split_pointer, Question, QuestionKind, Questionnaire};
 
 /// One thing wrong with a response's answers, or with a questionnaire document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,4 +34,717 @@ pub struct ValidationError {
     pub message: String,
     /// The message in English.
     pub message_en: String,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// The validators of one questionnaire, compiled once.
+pub(crate) struct Compiled {
+    /// The derived schema (see the module documentation).
+    derived: Value,
+    schema: Validator,
+    /// The `x-visible-if` validators, by question pointer (`-` for a repeat's item index).
+    visible_if: HashMap<String, Validator>,
+}
+
+impl fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Compiled")
+            .field("visible_if", &self.visible_if.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn options() -> jsonschema::ValidationOptions<'static> {
+    jsonschema::options()
+        .with_draft(Draft::Draft202012)
+        .should_validate_formats(true)
+}
+
+impl Compiled {
+    pub(crate) fn new(
+        document: &Value,
+        questions: &[Question],
+    ) -> Result<Self, Vec<ValidationError>> {
+        let mut derived = document.clone();
+        if let Some(root) = derived.as_object_mut() {
+            derive(root, questions);
+        }
+        let mut errors = Vec::new();
+        let schema = options().build(&derived).map_err(|e| {
+            vec![format_error(
+                document,
+                e.instance_path().as_str(),
+                "invalid_schema",
+                &e.to_string(),
+            )]
+        });
+        let mut visible_if = HashMap::new();
+        compile_conditions(questions, document, &mut visible_if, &mut errors);
+        match schema {
+            Ok(schema) if errors.is_empty() => Ok(Compiled {
+                derived,
+                schema,
+                visible_if,
+            }),
+            Ok(_) => Err(errors),
+            Err(mut e) => {
+                e.extend(errors);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Compiles every `x-visible-if`, keyed by question pointer.
+fn compile_conditions(
+    questions: &[Question],
+    document: &Value,
+    visible_if: &mut HashMap<String, Validator>,
+    errors: &mut Vec<ValidationError>,
+) {
+    for q in questions {
+        if let Some(cond) = &q.visible_if {
+            match options().build(cond) {
+                Ok(v) => {
+                    visible_if.insert(q.pointer.clone(), v);
+                }
+                Err(e) => errors.push(format_error(
+                    document,
+                    &q.pointer,
+                    "invalid_visible_if",
+                    &e.to_string(),
+                )),
+            }
+        }
+        compile_conditions(&q.children, document, visible_if, errors);
+    }
+}
+
+/// Takes conditionally shown questions out of `required`, and lets notes accept anything.
+fn derive(container: &mut Map<String, Value>, questions: &[Question]) {
+    let conditional: Vec<&str> = questions
+        .iter()
+        .filter(|q| q.visible_if.is_some())
+        .map(|q| q.key.as_str())
+        .collect();
+    if let Some(Value::Array(required)) = container.get_mut("required") {
+        required.retain(|k| !k.as_str().is_some_and(|k| conditional.contains(&k)));
+    }
+    let Some(Value::Object(props)) = container.get_mut("properties") else {
+        return;
+    };
+    for q in questions {
+        let Some(schema) = props.get_mut(&q.key) else {
+            continue;
+        };
+        match q.kind {
+            QuestionKind::Note => *schema = Value::Bool(true),
+            QuestionKind::Section => {
+                if let Some(obj) = schema.as_object_mut() {
+                    derive(obj, &q.children);
+                }
+            }
+            QuestionKind::Repeat => {
+                if let Some(Value::Object(item)) = schema.get_mut("items") {
+                    derive(item, &q.children);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One question met while walking the answers.
+struct Visit<'a> {
+    question: &'a Question,
+    /// The answer's pointer (with the real item index inside a repeat).
+    pointer: String,
+    answer: Option<&'a Value>,
+    /// Whether the object holding the answer exists.
+    container: bool,
+    visible: bool,
+}
+
+impl Questionnaire {
+    /// Whether `question` is shown, given `context`: the whole answers object for a question
+    /// at the root or in a section, the repeat item for a question inside a repeat.
+    pub fn is_visible(&self, question: &Question, context: &Value) -> bool {
+        match self.compiled.visible_if.get(&question.pointer) {
+            Some(v) => v.is_valid(context),
+            None => true,
+        }
+    }
+
+    /// The pointers of the questions shown for these answers, in document order: for the
+    /// phone's live skip logic. A question in a hidden section is hidden; questions inside a
+    /// repeat are listed per existing item (`/formations_suivies/0/date`).
+    pub fn visible(&self, answers: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        self.visit(
+            &self.questions,
+            answers.as_object(),
+            answers,
+            "",
+            &mut |v: Visit<'_>| {
+                if v.visible {
+                    out.push(v.pointer);
+                }
+            },
+        );
+        out
+    }
+
+    fn visit<'a>(
+        &'a self,
+        questions: &'a [Question],
+        container: Option<&'a Map<String, Value>>,
+        context: &'a Value,
+        pointer: &str,
+        f: &mut dyn FnMut(Visit<'a>),
+    ) {
+        for q in questions {
+            let p = push_token(pointer, &q.key);
+            let answer = container.and_then(|c| c.get(&q.key));
+            let visible = self.is_visible(q, context);
+            f(Visit {
+                question: q,
+                pointer: p.clone(),
+                answer,
+                container: container.is_some(),
+                visible,
+            });
+            if !visible {
+                continue;
+            }
+            match q.kind {
+                QuestionKind::Section => self.visit(
+                    &q.children,
+                    answer.and_then(Value::as_object),
+                    context,
+                    &p,
+                    f,
+                ),
+                QuestionKind::Repeat => {
+                    for (i, item) in answer
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                    {
+                        let ip = format!("{p}/{i}");
+                        self.visit(&q.children, item.as_object(), item, &ip, f);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Validates a response's answers; empty when valid. Errors are in document order.
+    pub fn validate(&self, answers: &Value) -> Vec<ValidationError> {
+        if !answers.is_object() {
+            return vec![error(
+                "",
+                "not_an_object",
+                "Les réponses doivent être un objet JSON : {\"question\": réponse, …}.".into(),
+                "The answers must be a JSON object: {\"question\": answer, …}.".into(),
+            )];
+        }
+        let mut errors = Vec::new();
+        let mut silenced: Vec<String> = Vec::new();
+        // (1) and (2): skip logic, and notes.
+        self.visit(
+            &self.questions,
+            answers.as_object(),
+            answers,
+            "",
+            &mut |v: Visit<'_>| {
+                let q = v.question;
+                let present = v.answer.is_some();
+                if q.kind == QuestionKind::Note {
+                    if present {
+                        let (fr, en) = self.naming(&v.pointer).question();
+                        errors.push(error(
+                            &v.pointer,
+                            "note",
+                            format!("{fr} est un texte d'information, pas une question : il ne doit pas avoir de réponse."),
+                            format!("{en} is an information text, not a question: it must have no answer."),
+                        ));
+                        silenced.push(v.pointer);
+                    }
+                } else if !v.visible && present {
+                    let (fr, en) = self.naming(&v.pointer).question();
+                    errors.push(error(
+                        &v.pointer,
+                        "hidden",
+                        format!("La question {fr} ne doit pas avoir de réponse : avec les autres réponses, elle n'est pas posée (voir sa condition d'affichage)."),
+                        format!("The question {en} must have no answer: given the other answers, it is not asked (see its display condition)."),
+                    ));
+                    silenced.push(v.pointer);
+                } else if v.visible && !present && v.container && q.required && q.visible_if.is_some() {
+                    let (fr, en) = self.naming(&v.pointer).answer();
+                    errors.push(error(
+                        &v.pointer,
+                        "required",
+                        format!("{fr} est obligatoire."),
+                        format!("{en} is required."),
+                    ));
+                }
+            },
+        );
+        // (3): the derived schema.
+        let mut schema_errors = Vec::new();
+        for e in self.compiled.schema.iter_errors(answers) {
+            self.map_error(&e, &mut schema_errors);
+        }
+        let under = |p: &str, s: &str| p == s || p.starts_with(&format!("{s}/"));
+        schema_errors.retain(|e| !silenced.iter().any(|s| under(&e.path, s)));
+        // A value of the wrong type is not also "not one of the choices".
+        let typed: Vec<String> = schema_errors
+            .iter()
+            .filter(|e| e.code == "type")
+            .map(|e| e.path.clone())
+            .collect();
+        schema_errors.retain(|e| e.code != "choice" || !typed.contains(&e.path));
+        for e in schema_errors {
+            if !errors.contains(&e) {
+                errors.push(e);
+            }
+        }
+        errors.sort_by_cached_key(|e| self.order(&e.path, e.code == "rule"));
+        errors
+    }
+
+    /// A sort key putting an answer's pointer in document order (unknown keys after the
+    /// questions of their level, rules after everything they hold).
+    fn order(&self, path: &str, rule: bool) -> Vec<(usize, String)> {
+        let mut key = Vec::new();
+        let mut list: &[Question] = &self.questions;
+        let mut lost = false;
+        let mut want_index = false;
+        for token in split_pointer(path).unwrap_or_default() {
+            if lost {
+                key.push((usize::MAX, token));
+                continue;
+            }
+            if want_index {
+                want_index = false;
+                if let Ok(i) = token.parse::<usize>() {
+                    key.push((i, String::new()));
+                    continue;
+                }
+            }
+            match list.iter().position(|q| q.key == token) {
+                Some(i) => {
+                    key.push((i, String::new()));
+                    want_index = list[i].kind == QuestionKind::Repeat;
+                    list = &list[i].children;
+                }
+                None => match token.parse::<usize>() {
+                    Ok(i) => key.push((i, String::new())),
+                    Err(_) => {
+                        lost = true;
+                        key.push((usize::MAX, token));
+                    }
+                },
+            }
+        }
+        if rule {
+            key.push((usize::MAX, String::new()));
+        }
+        key
+    }
+
+    /// Names the answer at `pointer` for messages.
+    fn naming(&self, pointer: &str) -> Naming<'_> {
+        let mut list: &[Question] = &self.questions;
+        let mut naming = Naming::default();
+        let mut want_index = false;
+        for token in split_pointer(pointer).unwrap_or_default() {
+            if !naming.rest.is_empty() {
+                naming.rest.push(token);
+                continue;
+            }
+            if want_index {
+                want_index = false;
+                if let Ok(i) = token.parse::<usize>() {
+                    naming.item = naming.question.map(|r| (r, i));
+                    naming.question = None;
+                    continue;
+                }
+            }
+            match list.iter().find(|q| q.key == token) {
+                Some(q) => {
+                    naming.question = Some(q);
+                    want_index = q.kind == QuestionKind::Repeat;
+                    list = &q.children;
+                }
+                None => naming.rest.push(token),
+            }
+        }
+        naming
+    }
+
+    /// Turns one jsonschema error into ours (several for unknown keys).
+    fn map_error(&self, e: &jsonschema::ValidationError<'_>, out: &mut Vec<ValidationError>) {
+        let at = e.instance_path().as_str();
+        let schema_path = split_pointer(e.schema_path().as_str()).unwrap_or_default();
+        let rule_at = schema_path.iter().position(|t| {
+            matches!(
+                t.as_str(),
+                "allOf"
+                    | "anyOf"
+                    | "if"
+                    | "then"
+                    | "else"
+                    | "not"
+                    | "dependentRequired"
+                    | "dependentSchemas"
+            )
+        });
+        let naming = self.naming(at);
+        let (a_fr, a_en) = naming.answer();
+        let (q_fr, q_en) = naming.question();
+        let kind_of = naming.question.map(|q| q.kind);
+        let (code, fr, en): (&str, String, String) = match e.kind() {
+            ValidationErrorKind::Required { property } => {
+                let p = push_token(at, property.as_str().unwrap_or_default());
+                let (fr, en) = self.naming(&p).answer();
+                out.push(error(
+                    &p,
+                    "required",
+                    format!("{fr} est obligatoire."),
+                    format!("{en} is required."),
+                ));
+                return;
+            }
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for key in unexpected {
+                    let p = push_token(at, key);
+                    let (fr, en) = if at.is_empty() {
+                        (
+                            format!("La question « {key} » n'existe pas dans ce questionnaire."),
+                            format!("There is no question “{key}” in this questionnaire."),
+                        )
+                    } else {
+                        (
+                            format!("La question « {key} » n'existe pas dans {q_fr}."),
+                            format!("There is no question “{key}” in {q_en}."),
+                        )
+                    };
+                    out.push(error(&p, "unknown_question", fr, en));
+                }
+                return;
+            }
+            ValidationErrorKind::Type { kind } => {
+                let types: Vec<JsonType> = match kind {
+                    TypeKind::Single(t) => vec![*t],
+                    TypeKind::Multiple(set) => set.iter().collect(),
+                };
+                let fr: Vec<&str> = types.iter().map(|t| type_name(*t).0).collect();
+                let en: Vec<&str> = types.iter().map(|t| type_name(*t).1).collect();
+                (
+                    "type",
+                    format!("{a_fr} doit être {}.", fr.join(" ou ")),
+                    format!("{a_en} must be {}.", en.join(" or ")),
+                )
+            }
+            ValidationErrorKind::Constant { .. }
+            | ValidationErrorKind::Enum { .. }
+            | ValidationErrorKind::OneOfNotValid { .. }
+            | ValidationErrorKind::OneOfMultipleValid { .. } => {
+                let v = short(e.instance());
+                (
+                    "choice",
+                    format!("{a_fr} n'est pas un des choix proposés ({v})."),
+                    format!("{a_en} is not one of the choices offered ({v})."),
+                )
+            }
+            ValidationErrorKind::Minimum { limit } => (
+                "min",
+                format!("{a_fr} doit être au moins {limit}."),
+                format!("{a_en} must be at least {limit}."),
+            ),
+            ValidationErrorKind::ExclusiveMinimum { limit } => (
+                "min",
+                format!("{a_fr} doit être strictement plus grande que {limit}."),
+                format!("{a_en} must be greater than {limit}."),
+            ),
+            ValidationErrorKind::Maximum { limit } => (
+                "max",
+                format!("{a_fr} doit être au plus {limit}."),
+                format!("{a_en} must be at most {limit}."),
+            ),
+            ValidationErrorKind::ExclusiveMaximum { limit } => (
+                "max",
+                format!("{a_fr} doit être strictement plus petite que {limit}."),
+                format!("{a_en} must be less than {limit}."),
+            ),
+            ValidationErrorKind::MaxLength { limit } => (
+                "max_length",
+                format!("{a_fr} est trop longue : {limit} caractères au plus."),
+                format!("{a_en} is too long: {limit} characters at most."),
+            ),
+            ValidationErrorKind::MinLength { limit } => (
+                "min_length",
+                format!("{a_fr} est trop courte : au moins {limit} caractères."),
+                format!("{a_en} is too short: at least {limit} characters."),
+            ),
+            ValidationErrorKind::Pattern { pattern } => match kind_of {
+                Some(QuestionKind::Photo) if naming.rest.is_empty() => (
+                    "pattern",
+                    format!("{a_fr} doit être la référence d'une photo : « sha256: » suivi de 64 chiffres hexadécimaux."),
+                    format!("{a_en} must be a photo reference: “sha256:” followed by 64 hexadecimal digits."),
+                ),
+                Some(QuestionKind::Time) if naming.rest.is_empty() => (
+                    "pattern",
+                    format!("{a_fr} doit être une heure écrite HH:MM (par exemple 18:30)."),
+                    format!("{a_en} must be a time written HH:MM (e.g. 18:30)."),
+                ),
+                _ => (
+                    "pattern",
+                    format!("{a_fr} n'a pas la forme attendue (motif {pattern})."),
+                    format!("{a_en} does not have the expected form (pattern {pattern})."),
+                ),
+            },
+            ValidationErrorKind::Format { format } => {
+                let (fr, en) = match format.as_str() {
+                    "date" => (
+                        "une date qui existe, écrite AAAA-MM-JJ (par exemple 2025-03-14)",
+                        "a real date written YYYY-MM-DD (e.g. 2025-03-14)",
+                    ),
+                    "date-time" => (
+                        "une date et une heure avec leur décalage horaire (par exemple 2025-03-14T18:30:00+01:00)",
+                        "a date and time with its offset (e.g. 2025-03-14T18:30:00+01:00)",
+                    ),
+                    "email" => (
+                        "une adresse électronique valide (par exemple nom@exemple.fr)",
+                        "a valid e-mail address (e.g. name@example.org)",
+                    ),
+                    other => (other, other),
+                };
+                (
+                    "format",
+                    format!("{a_fr} doit être {fr}."),
+                    format!("{a_en} must be {en}."),
+                )
+            }
+            ValidationErrorKind::MinItems { limit } => match kind_of {
+                Some(QuestionKind::Repeat) => (
+                    "min_items",
+                    format!("{q_fr} doit avoir au moins {limit} élément(s)."),
+                    format!("{q_en} needs at least {limit} item(s)."),
+                ),
+                _ => (
+                    "min_items",
+                    format!("Choisissez au moins {limit} réponse(s) pour {q_fr}."),
+                    format!("Choose at least {limit} answer(s) for {q_en}."),
+                ),
+            },
+            ValidationErrorKind::MaxItems { limit } => match kind_of {
+                Some(QuestionKind::Repeat) => (
+                    "max_items",
+                    format!("{q_fr} a trop d'éléments : {limit} au plus."),
+                    format!("{q_en} has too many items: {limit} at most."),
+                ),
+                _ => (
+                    "max_items",
+                    format!("Choisissez au plus {limit} réponse(s) pour {q_fr}."),
+                    format!("Choose at most {limit} answer(s) for {q_en}."),
+                ),
+            },
+            ValidationErrorKind::UniqueItems => (
+                "unique_items",
+                format!("La même réponse est donnée deux fois pour {q_fr}."),
+                format!("The same answer is given twice for {q_en}."),
+            ),
+            ValidationErrorKind::AnyOf { context } if rule_at.is_some() => {
+                // `anyOf` of `required`: "answer at least one of these".
+                let mut names = Vec::new();
+                let all_required = context.iter().all(|branch| {
+                    branch.iter().all(|b| match b.kind() {
+                        ValidationErrorKind::Required { property } => {
+                            let p = push_token(b.instance_path().as_str(), property.as_str().unwrap_or_default());
+                            names.push(self.naming(&p).question());
+                            true
+                        }
+                        _ => false,
+                    })
+                });
+                if all_required && !names.is_empty() {
+                    let fr: Vec<String> = names.iter().map(|n| n.0.clone()).collect();
+                    let en: Vec<String> = names.iter().map(|n| n.1.clone()).collect();
+                    (
+                        "rule",
+                        format!("Il faut répondre à au moins une de ces questions : {}.", fr.join(", ")),
+                        format!("At least one of these questions must be answered: {}.", en.join(", ")),
+                    )
+                } else {
+                    (
+                        "rule",
+                        "Aucune des possibilités prévues par la règle n'est remplie.".into(),
+                        "None of the possibilities the rule allows is met.".into(),
+                    )
+                }
+            }
+            other => (
+                "invalid",
+                format!("{a_fr} n'est pas valide ({}).", other.keyword()),
+                format!("{a_en} is not valid ({e})."),
+            ),
+        };
+        match rule_at {
+            Some(i) => {
+                let (fr, en) = match (self.rule_label(&schema_path, i), code) {
+                    (Some((rfr, ren)), _) => (
+                        format!("Règle « {rfr} » : {fr}"),
+                        format!("Rule “{ren}”: {en}"),
+                    ),
+                    (None, "rule") => (fr, en),
+                    (None, _) => (
+                        format!("Une règle du questionnaire n'est pas respectée : {fr}"),
+                        format!("A rule of the questionnaire is not met: {en}"),
+                    ),
+                };
+                out.push(error(at, "rule", fr, en));
+            }
+            None => out.push(error(at, code, fr, en)),
+        }
+    }
+
+    /// The `description` (or `title`) of the rule an error comes from, in French and English.
+    fn rule_label(&self, schema_path: &[String], at: usize) -> Option<(String, String)> {
+        let end = (at + 2).min(schema_path.len());
+        let pointer: String = schema_path[..end]
+            .iter()
+            .fold(String::new(), |p, t| push_token(&p, t));
+        let rule = self.compiled.derived.pointer(&pointer)?;
+        let text = |v: &Value| {
+            v.get("description")
+                .or_else(|| v.get("title"))
+                .and_then(Value::as_str)
+                .map(String::from)
+        };
+        let fr = text(rule)?;
+        let en = rule
+            .get("x-i18n")
+            .and_then(|i| i.get("en"))
+            .and_then(text)
+            .unwrap_or_else(|| fr.clone());
+        Some((fr, en))
+    }
+}
+
+/// What an answer's pointer names: a question, maybe inside a repeat item, maybe a part of
+/// its answer (`lat` of a location, an item of a multiple choice).
+#[derive(Default)]
+struct Naming<'a> {
+    question: Option<&'a Question>,
+    item: Option<(&'a Question, usize)>,
+    rest: Vec<String>,
+}
+
+impl Naming<'_> {
+    /// The question, quoted: `« Lequel ? »`, with its repeat item when inside one.
+    fn question(&self) -> (String, String) {
+        let (mut fr, mut en) = match (self.question, self.item) {
+            (Some(q), _) => (
+                format!("« {} »", q.label("fr")),
+                format!("“{}”", q.label("en")),
+            ),
+            (None, Some((r, i))) => {
+                return (
+                    format!("l'élément n° {} de « {} »", i + 1, r.label("fr")),
+                    format!("item {} of “{}”", i + 1, r.label("en")),
+                )
+            }
+            (None, None) => return ("les réponses".into(), "the answers".into()),
+        };
+        if let (Some(_), Some((r, i))) = (self.question, self.item) {
+            fr.push_str(&format!(" (élément n° {} de « {} »)", i + 1, r.label("fr")));
+            en.push_str(&format!(" (item {} of “{}”)", i + 1, r.label("en")));
+        }
+        (fr, en)
+    }
+
+    /// The answer, as the subject of a sentence: `La réponse à « Lequel ? »`.
+    fn answer(&self) -> (String, String) {
+        let (qfr, qen) = self.question();
+        if self.question.is_none() {
+            return match self.item {
+                Some(_) => (capitalise(&qfr), capitalise(&qen)),
+                None => ("Les réponses".into(), "The answers".into()),
+            };
+        }
+        match self.rest.first() {
+            None => (
+                format!("La réponse à {qfr}"),
+                format!("The answer to {qen}"),
+            ),
+            Some(i) if i.parse::<usize>().is_ok() => {
+                let n = i.parse::<usize>().unwrap_or_default() + 1;
+                (
+                    format!("Le choix n° {n} de la réponse à {qfr}"),
+                    format!("Choice {n} of the answer to {qen}"),
+                )
+            }
+            Some(_) => {
+                let part = self.rest.join("/");
+                (
+                    format!("La valeur « {part} » de la réponse à {qfr}"),
+                    format!("The value “{part}” of the answer to {qen}"),
+                )
+            }
+        }
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn type_name(t: JsonType) -> (&'static str, &'static str) {
+    match t {
+        JsonType::String => ("un texte", "a text"),
+        JsonType::Integer => ("un nombre entier", "a whole number"),
+        JsonType::Number => ("un nombre", "a number"),
+        JsonType::Boolean => ("oui ou non (true ou false)", "yes or no (true or false)"),
+        JsonType::Array => ("une liste", "a list"),
+        JsonType::Object => ("un objet", "an object"),
+        JsonType::Null => ("vide (null)", "empty (null)"),
+    }
+}
+
+/// A value, as JSON, cut to a readable length.
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn error(path: &str, code: &str, message: String, message_en: String) -> ValidationError {
+    ValidationError {
+        path: path.to_string(),
+        code: code.to_string(),
+        message,
+        message_en,
+    }
 }
