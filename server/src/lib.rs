@@ -1,1 +1,210 @@
-pub fn x() {}
+//! Parole's sync server: receives the responses interviewers fill offline, exactly once,
+//! and hands them to coordinators and analysts. axum over PostgreSQL (sqlx).
+//!
+//! - [`run`]: what `parole serve` calls: embedded PostgreSQL unless a URL is given,
+//!   migrations, the first admin, the server, a graceful shutdown.
+//! - [`serve`] / [`router`]: the server on an already bound listener (tests bind
+//!   `127.0.0.1:0`), and the bare router (for `tower::ServiceExt::oneshot`).
+//! - [`auth`]: accounts ([`create_user`], [`ensure_admin`]), tokens, enrolment codes.
+//! - [`db`]: the storage layer, one module, one error type.
+//! - [`sync`]: receiving a batch of responses; [`export`]: NDJSON and CSV exports.
+//! - [`embedded_pg`]: PostgreSQL as a child process.
+//! - `testing` (feature `test-support`): a fresh migrated database per test.
+
+pub mod auth;
+pub mod db;
+pub mod embedded_pg;
+pub mod error;
+pub mod export;
+pub mod http;
+pub mod sync;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::PgPool;
+
+pub use auth::{create_user, ensure_admin, set_password, UserError};
+pub use db::DbError;
+pub use error::AppError;
+pub use http::router;
+
+/// The state every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    /// Parsed published questionnaire versions, by `(slug, version)`.
+    pub cache: Arc<sync::QuestionnaireCache>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            cache: Arc::new(sync::QuestionnaireCache::default()),
+        }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in
+/// flight (graceful shutdown). The pool must be migrated.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    pool: PgPool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(AppState::new(pool)))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")
+}
+
+/// `parole serve`'s options.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// Where the embedded PostgreSQL keeps its data (default `./parole-data`), used only
+    /// without `database_url`.
+    pub data_dir: PathBuf,
+    /// An external PostgreSQL (`PAROLE_DATABASE_URL`); `None` runs the embedded one.
+    pub database_url: Option<String>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./parole-data"),
+            database_url: None,
+        }
+    }
+}
+
+impl ServeOptions {
+    /// The defaults, with `database_url` from `PAROLE_DATABASE_URL` when set.
+    pub fn from_env() -> Self {
+        Self {
+            database_url: std::env::var("PAROLE_DATABASE_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            ..Self::default()
+        }
+    }
+}
+
+/// The database the embedded cluster holds Parole's data in.
+const EMBEDDED_DB: &str = "parole";
+/// How long requests in flight get after SIGTERM / Ctrl-C.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Runs the server: the embedded PostgreSQL when no URL is given (with durable settings),
+/// migrations, the `admin` account on first start (a generated password is printed ONCE to
+/// stderr unless `PAROLE_ADMIN_PASSWORD` is set), then serves until SIGTERM or Ctrl-C, and
+/// stops PostgreSQL cleanly.
+pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
+    let mut embedded = None;
+    let url = match &opts.database_url {
+        Some(url) => url.clone(),
+        None => {
+            let pg =
+                embedded_pg::EmbeddedPg::start(&opts.data_dir, embedded_pg::PgOptions::default())
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "starting the embedded PostgreSQL in {}",
+                            opts.data_dir.display()
+                        )
+                    })?;
+            tracing::info!(socket_dir = %pg.socket_dir().display(), "embedded PostgreSQL started");
+            let admin = db::connect(&pg.connection_url("postgres")).await?;
+            let exists: bool =
+                sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                    .bind(EMBEDDED_DB)
+                    .fetch_one(&admin)
+                    .await?;
+            if !exists {
+                sqlx::query(&format!("create database {EMBEDDED_DB}"))
+                    .execute(&admin)
+                    .await?;
+            }
+            admin.close().await;
+            let url = pg.connection_url(EMBEDDED_DB);
+            embedded = Some(pg);
+            url
+        }
+    };
+    let result = run_with(&opts, &url).await;
+    if let Some(pg) = embedded {
+        if let Err(e) = pg.stop().await {
+            tracing::error!(error = %e, "stopping PostgreSQL");
+        } else {
+            tracing::info!("embedded PostgreSQL stopped");
+        }
+    }
+    result
+}
+
+async fn run_with(opts: &ServeOptions, url: &str) -> anyhow::Result<()> {
+    let pool = db::connect(url).await.context("connecting to PostgreSQL")?;
+    db::migrate(&pool).await.context("running migrations")?;
+    let password = std::env::var("PAROLE_ADMIN_PASSWORD").ok();
+    if let Some(generated) = ensure_admin(&pool, password).await? {
+        eprintln!(
+            "Compte « admin » créé, mot de passe : {generated}\n\
+             (affiché une seule fois : notez-le) / Account `admin` created, password shown once: {generated}"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("listening on {}", opts.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "Parole listening");
+
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let server = serve(listener, pool.clone(), async move {
+        let mut rx = rx;
+        let _ = rx.wait_for(|stop| *stop).await;
+    });
+    tokio::pin!(server);
+    let result = tokio::select! {
+        r = &mut server => r,
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            let _ = tx.send(true);
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::warn!("requests still running after {SHUTDOWN_GRACE:?}: stopping anyway");
+                    Ok(())
+                }
+            }
+        }
+    };
+    pool.close().await;
+    result
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

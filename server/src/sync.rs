@@ -1,0 +1,371 @@
+//! Receiving responses exactly once: `POST /api/v1/sync/responses`.
+//!
+//! The body is parsed as JSON first (malformed → 400 with line and column), then each item
+//! on its own into a `WireResponse`, so one wrongly typed item is `rejected` (naming the
+//! field) while the others are processed. Each response is validated against the EXACT
+//! version it names; the parsed questionnaires are cached by `(slug, version)` (published
+//! versions are immutable). The batch is stored in ONE transaction with `insert … on
+//! conflict (id) do nothing`, then the held hashes are looked up: `accepted`, `duplicate`
+//! (same id, same hash), `conflict` (same id, other hash: nothing overwritten), `rejected`.
+//! The transaction commits before the answer is sent.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use parole_client::api::{
+    DeviceState, ItemStatus, PushResponse, PushResult, WireResponse, MAX_BATCH_RESPONSES,
+};
+use parole_client::{ContentHash, Questionnaire, ResponseId, ValidationError};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::db::{self, NewResponse};
+use crate::error::{from_value_with_path, AppError};
+
+/// Parsed published versions, by `(slug, version)`, each compiled once.
+#[derive(Default)]
+pub struct QuestionnaireCache {
+    map: RwLock<HashMap<(String, i32), Cached>>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    questionnaire_id: i64,
+    questionnaire: Arc<Questionnaire>,
+}
+
+/// How one `(slug, version)` resolved.
+enum Resolved {
+    Found(Cached),
+    UnknownQuestionnaire,
+    UnknownVersion,
+    Unusable,
+}
+
+impl QuestionnaireCache {
+    fn get(&self, key: &(String, i32)) -> Option<Cached> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Resolves every key, loading the missing ones with one query.
+    async fn resolve(
+        &self,
+        pool: &PgPool,
+        keys: HashSet<(String, i32)>,
+    ) -> Result<HashMap<(String, i32), Resolved>, AppError> {
+        let mut out = HashMap::new();
+        let mut missing = Vec::new();
+        for key in keys {
+            match self.get(&key) {
+                Some(c) => {
+                    out.insert(key, Resolved::Found(c));
+                }
+                None => missing.push(key),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let rows = db::lookup_versions(pool, &missing).await?;
+        let mut known_slugs = HashSet::new();
+        for row in rows {
+            known_slugs.insert(row.slug.clone());
+            let (Some(version), Some(document)) = (row.version, row.document) else {
+                continue;
+            };
+            let key = (row.slug, version);
+            // Parsing may be costly (schema compilation): off the async threads.
+            let parsed = tokio::task::spawn_blocking(move || Questionnaire::parse(&document))
+                .await
+                .map_err(|e| AppError::Internal(e.into()))?;
+            match parsed {
+                Ok(q) => {
+                    let cached = Cached {
+                        questionnaire_id: row.questionnaire_id,
+                        questionnaire: Arc::new(q),
+                    };
+                    self.map
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key.clone(), cached.clone());
+                    out.insert(key, Resolved::Found(cached));
+                }
+                Err(errors) => {
+                    tracing::error!(slug = %key.0, version = key.1, errors = errors.len(), "a published version no longer parses");
+                    out.insert(key, Resolved::Unusable);
+                }
+            }
+        }
+        for key in missing {
+            let unknown = if known_slugs.contains(&key.0) {
+                Resolved::UnknownVersion
+            } else {
+                Resolved::UnknownQuestionnaire
+            };
+            out.entry(key).or_insert(unknown);
+        }
+        Ok(out)
+    }
+}
+
+fn error(path: &str, code: &str, fr: String, en: String) -> ValidationError {
+    ValidationError {
+        path: path.into(),
+        code: code.into(),
+        message: fr,
+        message_en: en,
+    }
+}
+
+/// One item after parsing and validation.
+enum Item {
+    Rejected {
+        id: Option<Uuid>,
+        errors: Vec<ValidationError>,
+    },
+    Valid {
+        row: Box<NewResponse>,
+    },
+}
+
+fn parse_time(s: &str, field: &str) -> Result<chrono::DateTime<chrono::Utc>, ValidationError> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            error(
+                &format!("/{field}"),
+                "format",
+                format!("{field} doit être une date et heure RFC 3339 (ex. 2025-03-14T18:30:00+01:00), reçu « {s} »"),
+                format!("{field} must be an RFC 3339 date-time (e.g. 2025-03-14T18:30:00+01:00), got `{s}`"),
+            )
+        })
+}
+
+/// Handles one push: `body` is the request body, already size-checked.
+pub async fn push(
+    pool: &PgPool,
+    cache: &QuestionnaireCache,
+    sender: Uuid,
+    body: &[u8],
+) -> Result<PushResponse, AppError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| AppError::BadRequest(crate::error::json_syntax_message(&e)))?;
+    let Value::Object(mut root) = value else {
+        return Err(AppError::BadRequest(
+            "le corps doit être un objet {\"responses\": […]} / the body must be an object {\"responses\": […]}".into(),
+        ));
+    };
+    let items = match root.remove("responses") {
+        Some(Value::Array(items)) => items,
+        _ => {
+            return Err(AppError::field(
+                "/responses",
+                "required",
+                "« responses » doit être une liste de réponses",
+                "`responses` must be an array of responses",
+            ))
+        }
+    };
+    if items.len() > MAX_BATCH_RESPONSES {
+        return Err(AppError::TooLarge {
+            max_responses: MAX_BATCH_RESPONSES,
+            max_bytes: parole_client::api::MAX_BATCH_BYTES,
+        });
+    }
+    let device_state = match root.remove("device_state") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let state: DeviceState = from_value_with_path(v).map_err(|mut e| {
+                e.path = format!("/device_state{}", e.path);
+                AppError::invalid(format!("{} / {}", e.message, e.message_en), vec![e])
+            })?;
+            Some(serde_json::to_value(state).map_err(|e| AppError::Internal(e.into()))?)
+        }
+    };
+
+    // 1. Each item on its own.
+    let mut wires: Vec<Result<WireResponse, Item>> = Vec::with_capacity(items.len());
+    for item in items {
+        let id = item
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok());
+        match from_value_with_path::<WireResponse>(item) {
+            Ok(w) => wires.push(Ok(w)),
+            Err(e) => wires.push(Err(Item::Rejected {
+                id,
+                errors: vec![e],
+            })),
+        }
+    }
+
+    // 2. The questionnaires they name.
+    let keys: HashSet<(String, i32)> = wires
+        .iter()
+        .filter_map(|w| w.as_ref().ok())
+        .map(|w| (w.questionnaire.clone(), w.version))
+        .collect();
+    let resolved = cache.resolve(pool, keys).await?;
+
+    // 3. Validation (CPU-bound for a big batch: off the async threads).
+    let items: Vec<Item> = {
+        let resolved = Arc::new(resolved);
+        tokio::task::spawn_blocking(move || {
+            wires
+                .into_iter()
+                .map(|w| match w {
+                    Err(item) => item,
+                    Ok(w) => validate_one(w, sender, &resolved),
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+    };
+
+    // 4. Store the first occurrence of each id; later ones are judged against it.
+    let mut first_seen: HashSet<Uuid> = HashSet::new();
+    let mut to_insert = Vec::new();
+    let mut also_ask = Vec::new();
+    for item in &items {
+        match item {
+            Item::Valid { row } => {
+                if first_seen.insert(row.id) {
+                    to_insert.push((**row).clone());
+                }
+            }
+            Item::Rejected { id: Some(id), .. } => also_ask.push(*id),
+            Item::Rejected { id: None, .. } => {}
+        }
+    }
+    let outcome =
+        db::insert_responses(pool, sender, &to_insert, &also_ask, device_state.as_ref()).await?;
+
+    let mut reported_accepted: HashSet<Uuid> = HashSet::new();
+    let results = items
+        .into_iter()
+        .map(|item| match item {
+            Item::Rejected { id, errors } => PushResult {
+                id: id.map(ResponseId),
+                status: ItemStatus::Rejected,
+                content_hash: id
+                    .and_then(|id| outcome.held.get(&id))
+                    .map(|h| ContentHash(h.clone())),
+                errors,
+            },
+            Item::Valid { row } => {
+                let held = outcome.held.get(&row.id).cloned();
+                let status =
+                    if outcome.inserted.contains(&row.id) && reported_accepted.insert(row.id) {
+                        ItemStatus::Accepted
+                    } else if held.as_deref() == Some(row.content_hash.as_str()) {
+                        ItemStatus::Duplicate
+                    } else {
+                        ItemStatus::Conflict
+                    };
+                PushResult {
+                    id: Some(ResponseId(row.id)),
+                    status,
+                    content_hash: held.map(ContentHash),
+                    errors: Vec::new(),
+                }
+            }
+        })
+        .collect();
+    Ok(PushResponse { results })
+}
+
+fn validate_one(
+    w: WireResponse,
+    sender: Uuid,
+    resolved: &HashMap<(String, i32), Resolved>,
+) -> Item {
+    let id = w.id.0;
+    let reject = |errors| Item::Rejected {
+        id: Some(id),
+        errors,
+    };
+    let mut errors = Vec::new();
+    let started = parse_time(&w.started_at, "started_at");
+    let completed = parse_time(&w.completed_at, "completed_at");
+    if let Err(e) = &started {
+        errors.push(e.clone());
+    }
+    if let Err(e) = &completed {
+        errors.push(e.clone());
+    }
+    let key = (w.questionnaire.clone(), w.version);
+    let cached = match resolved.get(&key) {
+        Some(Resolved::Found(c)) => Some(c),
+        Some(Resolved::UnknownVersion) => {
+            errors.push(error(
+                "/version",
+                "unknown_version",
+                format!(
+                    "le questionnaire « {} » n'a pas de version publiée {}",
+                    w.questionnaire, w.version
+                ),
+                format!(
+                    "questionnaire `{}` has no published version {}",
+                    w.questionnaire, w.version
+                ),
+            ));
+            None
+        }
+        Some(Resolved::Unusable) => {
+            errors.push(error(
+                "/version",
+                "unusable_questionnaire",
+                "cette version du questionnaire ne peut plus être lue par le serveur".into(),
+                "the server can no longer read this questionnaire version".into(),
+            ));
+            None
+        }
+        Some(Resolved::UnknownQuestionnaire) | None => {
+            errors.push(error(
+                "/questionnaire",
+                "unknown_questionnaire",
+                format!("questionnaire inconnu « {} »", w.questionnaire),
+                format!("unknown questionnaire `{}`", w.questionnaire),
+            ));
+            None
+        }
+    };
+    if let Some(cached) = cached {
+        for mut e in cached.questionnaire.validate(&w.answers) {
+            e.path = format!("/answers{}", e.path);
+            errors.push(e);
+        }
+    }
+    let (Some(cached), Ok(started_at_ts), Ok(completed_at_ts), true) =
+        (cached, started, completed, errors.is_empty())
+    else {
+        return reject(errors);
+    };
+    let response = w.into_response(Some(sender));
+    let content_hash = response.content_hash().0;
+    let location = response
+        .location
+        .as_ref()
+        .and_then(|l| serde_json::to_value(l).ok());
+    Item::Valid {
+        row: Box::new(NewResponse {
+            id,
+            questionnaire_id: cached.questionnaire_id,
+            version: response.version,
+            answers: response.answers,
+            started_at: response.started_at,
+            started_at_ts,
+            completed_at: response.completed_at,
+            completed_at_ts,
+            device_id: response.device_id,
+            location,
+            content_hash,
+        }),
+    }
+}
