@@ -566,6 +566,8 @@ pub struct NewResponse {
     pub device_id: Option<Uuid>,
     pub location: Option<Value>,
     pub content_hash: String,
+    /// The photos its answers name (recorded in `response_photo`).
+    pub photos: Vec<crate::attachment::PhotoRef>,
 }
 
 /// What [`insert_responses`] did: the ids it inserted, and the content hash now held for
@@ -578,8 +580,10 @@ pub struct InsertOutcome {
 
 /// Inserts a batch (ids distinct) in ONE transaction, never overwriting: `insert … on
 /// conflict (id) do nothing` over `unnest` arrays, then a lookup of the hashes held for the
-/// ids that were not inserted and for `also_ask` (ids of refused items). Updates the sending
-/// device's `last_sync_at` and `device_state`. Commits before returning.
+/// ids that were not inserted and for `also_ask` (ids of refused items). Records the photos
+/// each inserted response names in `response_photo` (one more statement, only when the batch
+/// names photos). Updates the sending device's `last_sync_at` and `device_state`. Commits
+/// before returning.
 pub async fn insert_responses(
     pool: &PgPool,
     sender: Uuid,
@@ -644,10 +648,29 @@ pub async fn insert_responses(
         .fetch_all(&mut *tx)
         .await?;
         outcome.inserted = inserted.into_iter().collect();
+        let mut photo_ids = Vec::new();
+        let mut photo_hashes = Vec::new();
+        let mut photo_pointers = Vec::new();
         for r in rows {
             if outcome.inserted.contains(&r.id) {
                 outcome.held.insert(r.id, r.content_hash.clone());
+                for p in &r.photos {
+                    photo_ids.push(r.id);
+                    photo_hashes.push(p.name.hex());
+                    photo_pointers.push(p.pointer.as_str());
+                }
             }
+        }
+        if !photo_ids.is_empty() {
+            sqlx::query(
+                "insert into response_photo (response_id, sha256, pointer)
+                 select * from unnest($1::uuid[], $2::text[], $3::text[])",
+            )
+            .bind(&photo_ids)
+            .bind(&photo_hashes)
+            .bind(&photo_pointers)
+            .execute(&mut *tx)
+            .await?;
         }
     }
     let ask: Vec<Uuid> = rows
@@ -690,10 +713,14 @@ pub struct ExportRow {
     pub location: Option<Value>,
     pub content_hash: String,
     pub answers: Value,
+    /// The photos it names that the server does not hold yet (`sha256:…`, sorted): empty
+    /// when the response is complete.
+    pub photos_missing: Vec<String>,
 }
 
 /// The responses to a questionnaire in `seq` order, streamed (constant memory), optionally
-/// one version only and only those with `seq > after`.
+/// one version only and only those with `seq > after`; each with the photos it names that
+/// are still missing (an index lookup per row, on `response_photo`'s primary key).
 pub fn export_rows<'a>(
     pool: &'a PgPool,
     questionnaire_id: i64,
@@ -702,8 +729,12 @@ pub fn export_rows<'a>(
 ) -> BoxStream<'a, Result<ExportRow, sqlx::Error>> {
     sqlx::query_as(
         "select id, seq, version, device_id, started_at, completed_at, received_at, location,
-                content_hash, answers
-         from response
+                content_hash, answers,
+                array(select distinct 'sha256:' || p.sha256
+                      from response_photo p left join attachment a on a.sha256 = p.sha256
+                      where p.response_id = r.id and a.sha256 is null
+                      order by 1) as photos_missing
+         from response r
          where questionnaire_id = $1 and ($2::int is null or version = $2) and seq > $3
          order by seq",
     )
@@ -711,4 +742,67 @@ pub fn export_rows<'a>(
     .bind(version)
     .bind(after)
     .fetch(pool)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attachments
+
+/// An attachment's metadata (without its bytes).
+#[derive(Debug, Clone, FromRow)]
+pub struct AttachmentMeta {
+    pub media_type: String,
+    pub size: i64,
+}
+
+/// A stored attachment, with its bytes.
+#[derive(Debug, Clone, FromRow)]
+pub struct AttachmentRow {
+    pub media_type: String,
+    pub content: Vec<u8>,
+}
+
+/// Stores an attachment under `sha256` (its hex digest, already checked against `content`)
+/// unless it is already held. `true` when this call stored it, `false` when it was already
+/// there (nothing changed: the first upload's media type and device stay).
+pub async fn insert_attachment(
+    pool: &PgPool,
+    sha256: &str,
+    media_type: &str,
+    content: &[u8],
+    device_id: Uuid,
+) -> Result<bool> {
+    let inserted: Option<String> = sqlx::query_scalar(
+        "insert into attachment (sha256, media_type, size, content, device_id)
+         values ($1, $2, $3, $4, $5)
+         on conflict (sha256) do nothing
+         returning sha256",
+    )
+    .bind(sha256)
+    .bind(media_type)
+    .bind(content.len() as i64)
+    .bind(content)
+    .bind(device_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(inserted.is_some())
+}
+
+/// An attachment's media type and size, if held.
+pub async fn attachment_meta(pool: &PgPool, sha256: &str) -> Result<Option<AttachmentMeta>> {
+    Ok(
+        sqlx::query_as("select media_type, size from attachment where sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// An attachment with its bytes, if held.
+pub async fn attachment(pool: &PgPool, sha256: &str) -> Result<Option<AttachmentRow>> {
+    Ok(
+        sqlx::query_as("select media_type, content from attachment where sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(pool)
+            .await?,
+    )
 }

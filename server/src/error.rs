@@ -39,6 +39,9 @@ pub enum AppError {
         max_responses: usize,
         max_bytes: usize,
     },
+    /// 413 for one attachment, with the limit.
+    #[error("fichier trop gros : au plus {max_bytes} octets ({mib} Mio) / file too large: at most {max_bytes} bytes ({mib} MiB)", mib = max_bytes / (1024 * 1024))]
+    AttachmentTooLarge { max_bytes: usize },
     /// 422 with every error by path.
     #[error("{message}")]
     Invalid {
@@ -58,7 +61,9 @@ impl AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooLarge { .. } | AppError::AttachmentTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,6 +130,10 @@ impl IntoResponse for AppError {
                     "max_responses": max_responses,
                     "max_bytes": max_bytes,
                 });
+                return (status, Json(body)).into_response();
+            }
+            e @ AppError::AttachmentTooLarge { max_bytes } => {
+                let body = json!({"error": e.to_string(), "max_bytes": max_bytes});
                 return (status, Json(body)).into_response();
             }
             AppError::Invalid { message, errors } => (message, errors),

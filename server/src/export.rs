@@ -9,6 +9,10 @@
 //! choice is `;`-joined; a repeat or a geopoint is one column of compact JSON whose keys are
 //! in the questionnaire's order (PostgreSQL's jsonb does not keep the order they came in).
 //! Should a stored document no longer parse, a plain flattening of its `properties` is used.
+//!
+//! Each response says which of the photos it names the server does not hold yet:
+//! `photos_missing` (an array in NDJSON, `;`-joined in CSV, empty when complete), computed
+//! by the streaming query itself.
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -30,6 +34,7 @@ pub const META_COLUMNS: &[&str] = &[
     "location_lon",
     "location_accuracy_m",
     "content_hash",
+    "photos_missing",
 ];
 
 /// One answer column: its CSV name and where the answer is (a JSON pointer into `answers`).
@@ -225,6 +230,7 @@ pub fn ndjson_line(slug: &str, row: &ExportRow) -> Vec<u8> {
         "received_at": timestamp(&row.received_at),
         "location": row.location,
         "content_hash": row.content_hash,
+        "photos_missing": row.photos_missing,
         "answers": row.answers,
     });
     let mut line = serde_json::to_vec(&v).unwrap_or_default();
@@ -262,6 +268,7 @@ pub fn csv_record(slug: &str, columns: &[Column], row: &ExportRow) -> Vec<String
         loc("lon"),
         loc("accuracy_m"),
         row.content_hash.clone(),
+        row.photos_missing.join(";"),
     ];
     cells.extend(
         columns

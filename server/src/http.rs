@@ -2,14 +2,19 @@
 //! extractors below (before reading the body, so a wrong role is a 403 whatever the body),
 //! call the storage layer's named operations, and answer with `parole_client::api` types.
 //! The routes are described in `server/openapi.json` (served at `/api/openapi.json`).
+//!
+//! The router also serves the phone app's static files (`AppState::web_dir`) at `/app/`
+//! ([`web_app`]): compressed, with security headers, and revalidated on every load so that
+//! a new version is picked up (the service worker keeps the app offline).
 
+use std::path::Path as FsPath;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use parole_client::api::{
@@ -20,9 +25,12 @@ use parole_client::Questionnaire;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
+use crate::attachment::{self, AttachmentName, MAX_ATTACHMENT_BYTES};
 use crate::auth::{self, Principal};
 use crate::db;
 use crate::error::{ApiJson, AppError};
@@ -34,7 +42,11 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
 /// The API's router.
 pub fn router(state: AppState) -> Router {
+    let web = web_app(&state.web_dir);
     Router::new()
+        .route("/", get(root))
+        .route("/app", get(to_app))
+        .nest_service("/app/", web)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi))
@@ -73,6 +85,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/{id}", delete(revoke_device))
         .route("/api/v1/sync/questionnaires", get(sync_questionnaires))
         .route("/api/v1/sync/responses", post(sync_responses))
+        .route(
+            "/api/v1/attachments/{name}",
+            get(get_attachment)
+                .head(head_attachment)
+                .put(put_attachment),
+        )
         .fallback(|| async { AppError::not_found() })
         // Logs method, path and status only: no headers (tokens), no bodies (answers).
         .layer(TraceLayer::new_for_http())
@@ -590,30 +608,236 @@ async fn sync_responses(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let too_large = || AppError::TooLarge {
+    let bytes = read_body(&headers, body, MAX_BATCH_BYTES, || AppError::TooLarge {
         max_responses: MAX_BATCH_RESPONSES,
         max_bytes: MAX_BATCH_BYTES,
-    };
+    })
+    .await?;
+    let result = crate::sync::push(&state.pool, &state.cache, device, &bytes).await?;
+    Ok(Json(result).into_response())
+}
+
+/// Reads a body of at most `limit` bytes: refused at once when its `Content-Length` says
+/// more, else read through a limit (a chunked body may lie by omission).
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    too_large: impl Fn() -> AppError,
+) -> Result<bytes::Bytes, AppError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BATCH_BYTES as u64) {
+    if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, MAX_BATCH_BYTES)
-        .await
-        .map_err(|e| {
-            let limit = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if limit {
-                too_large()
-            } else {
-                AppError::BadRequest(format!("corps illisible / unreadable body: {e}"))
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let over = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if over {
+            too_large()
+        } else {
+            AppError::BadRequest(format!("corps illisible / unreadable body: {e}"))
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attachments
+
+/// `PUT /api/v1/attachments/sha256:{hex}` (device): stores the body under its SHA-256 after
+/// checking it is the one named. 201 when stored, 200 when already held (nothing changes).
+async fn put_attachment(
+    State(state): State<AppState>,
+    Device(device): Device,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let name = AttachmentName::parse(&name)?;
+    let media_type = attachment::media_type(headers.get(header::CONTENT_TYPE))?;
+    let bytes = read_body(&headers, body, MAX_ATTACHMENT_BYTES, || {
+        AppError::AttachmentTooLarge {
+            max_bytes: MAX_ATTACHMENT_BYTES,
+        }
+    })
+    .await?;
+    // Hashing 10 MiB takes a few tens of milliseconds: off the async threads.
+    let (bytes, actual) = tokio::task::spawn_blocking(move || {
+        let actual = AttachmentName::of_bytes(&bytes);
+        (bytes, actual)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))?;
+    if actual != name {
+        return Err(AppError::field(
+            "",
+            "hash_mismatch",
+            &format!("le fichier reçu a pour empreinte {actual}, pas {name} : envoi corrompu ou mauvais nom"),
+            &format!("the file received hashes to {actual}, not {name}: corrupted upload or wrong name"),
+        ));
+    }
+    let created =
+        db::insert_attachment(&state.pool, name.hex(), &media_type, &bytes, device).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(json!({"name": name.to_string(), "size": bytes.len(), "created": created})),
+    )
+        .into_response())
+}
+
+/// `HEAD /api/v1/attachments/sha256:{hex}` (device, coordinator, analyst): 200 when held
+/// (with its size and media type), 404 when not.
+async fn head_attachment(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    p.device()
+        .or_else(|_| p.user(&[Role::Coordinator, Role::Analyst]))?;
+    let name = AttachmentName::parse(&name)?;
+    let meta = db::attachment_meta(&state.pool, name.hex())
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let media_type = HeaderValue::from_str(&meta.media_type)
+        .unwrap_or_else(|_| HeaderValue::from_static(attachment::DEFAULT_MEDIA_TYPE));
+    Ok((
+        [
+            (header::CONTENT_TYPE, media_type),
+            (header::CONTENT_LENGTH, HeaderValue::from(meta.size)),
+        ],
+        (),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/attachments/sha256:{hex}` (coordinator, analyst): the file, with its media
+/// type. Sandboxed (`Content-Security-Policy: sandbox`, `nosniff`): an uploaded file is
+/// never run as a page of this origin, whatever type the phone declared.
+async fn get_attachment(
+    State(state): State<AppState>,
+    _: Reader,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let name = AttachmentName::parse(&name)?;
+    let etag = format!("\"{name}\"");
+    let etag_value = HeaderValue::from_str(&etag).map_err(|e| AppError::Internal(e.into()))?;
+    let common = [
+        (header::ETAG, etag_value),
+        // The name is the content's hash: it never changes.
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=31536000, immutable"),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox; default-src 'none'"),
+        ),
+    ];
+    if etag_matches(&headers, &etag)
+        && db::attachment_meta(&state.pool, name.hex())
+            .await?
+            .is_some()
+    {
+        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
+    }
+    let row = db::attachment(&state.pool, name.hex())
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let media_type = HeaderValue::from_str(&row.media_type)
+        .unwrap_or_else(|_| HeaderValue::from_static(attachment::DEFAULT_MEDIA_TYPE));
+    Ok((common, [(header::CONTENT_TYPE, media_type)], row.content).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The phone app
+
+/// `/`: to the app (a temporary redirect: the root may serve something else one day).
+async fn root() -> Redirect {
+    Redirect::temporary("/app/")
+}
+
+/// `/app`: to `/app/`, for good (the app's relative links need the trailing slash).
+async fn to_app() -> Redirect {
+    Redirect::permanent("/app/")
+}
+
+/// The Content-Security-Policy of the app's pages: its own scripts and the WebAssembly
+/// client (`'wasm-unsafe-eval'`), photos shown from `blob:`/`data:` URLs, requests to this
+/// server only, no inline script or style, no framing.
+pub const APP_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; \
+    manifest-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// The phone app's static files, from `dir`: media types by extension (`.wasm` is
+/// `application/wasm`, `.webmanifest` `application/manifest+json`), compressed (br or gzip,
+/// as the browser asks; the wasm and the scripts included; a precompressed `FILE.br` or
+/// `FILE.gz` beside a file is sent instead when present), with security headers and
+/// `Cache-Control: no-cache`.
+///
+/// Why `no-cache` on every file, not only `index.html` and `sw.js`: the file names carry no
+/// content hash, and the wasm-bindgen glue (`pkg/*.js`) must match its `.wasm` exactly, so a
+/// cached old half with a new other half would break the app. `no-cache` still lets the
+/// browser keep the files and revalidate them (`Last-Modified` → 304), and once the service
+/// worker is installed it answers from its own cache without asking the network at all.
+pub fn web_app(
+    dir: &FsPath,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = impl IntoResponse,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    tower::ServiceBuilder::new()
+        .map_response(app_headers)
+        // The default predicate compresses everything but images (SVG excepted), gRPC,
+        // server-sent events and bodies under 32 bytes: `application/wasm` is compressed.
+        .layer(CompressionLayer::new().br(true).gzip(true))
+        // A file built with a `.br` / `.gz` beside it (compressed once, at the highest
+        // level, by the build) is sent as is; any other is compressed on the fly.
+        .service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+}
+
+fn app_headers<B>(mut res: axum::http::Response<B>) -> axum::http::Response<B> {
+    let h = res.headers_mut();
+    // ServeDir redirects a directory to its path with a slash, but it sees the path below
+    // `/app`: put the prefix back.
+    if let Some(location) = h.get(header::LOCATION).and_then(|l| l.to_str().ok()) {
+        if location.starts_with('/') && !location.starts_with("//") {
+            if let Ok(v) = HeaderValue::from_str(&format!("/app{location}")) {
+                h.insert(header::LOCATION, v);
             }
-        })?;
-    let result = crate::sync::push(&state.pool, &state.cache, device, &bytes).await?;
-    Ok(Json(result).into_response())
+        }
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(APP_CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
 }
 
 #[cfg(test)]

@@ -8,9 +8,12 @@
 //! - [`auth`]: accounts ([`create_user`], [`ensure_admin`]), tokens, enrolment codes.
 //! - [`db`]: the storage layer, one module, one error type.
 //! - [`sync`]: receiving a batch of responses; [`export`]: NDJSON and CSV exports.
+//! - [`attachment`]: photos, named by their SHA-256, and the photos a response names.
+//! - the phone app's static files (`web/`) at `/app/`, see [`http`].
 //! - [`embedded_pg`]: PostgreSQL as a child process.
 //! - `testing` (feature `test-support`): a fresh migrated database per test.
 
+pub mod attachment;
 pub mod auth;
 pub mod db;
 pub mod embedded_pg;
@@ -41,14 +44,33 @@ pub struct AppState {
     pub pool: PgPool,
     /// Parsed published questionnaire versions, by `(slug, version)`.
     pub cache: Arc<sync::QuestionnaireCache>,
+    /// The phone app's static files, served at `/app/`.
+    pub web_dir: PathBuf,
 }
 
+/// Where the phone app's files are when `PAROLE_WEB_DIR` is not set: the repository's
+/// `web/`, beside this crate.
+pub const DEFAULT_WEB_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web");
+
 impl AppState {
+    /// The state over a migrated pool, serving the web app from `PAROLE_WEB_DIR` when set,
+    /// else from [`DEFAULT_WEB_DIR`].
     pub fn new(pool: PgPool) -> Self {
+        let web_dir = std::env::var_os("PAROLE_WEB_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_WEB_DIR));
         Self {
             pool,
             cache: Arc::new(sync::QuestionnaireCache::default()),
+            web_dir,
         }
+    }
+
+    /// The same state, serving the web app from `dir`.
+    pub fn with_web_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.web_dir = dir.into();
+        self
     }
 }
 
@@ -59,7 +81,14 @@ pub async fn serve(
     pool: PgPool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(AppState::new(pool)))
+    let state = AppState::new(pool);
+    if !state.web_dir.join("index.html").is_file() {
+        tracing::warn!(
+            web_dir = %state.web_dir.display(),
+            "no index.html in the web app's directory: /app/ will answer 404 (set PAROLE_WEB_DIR)"
+        );
+    }
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")

@@ -7,7 +7,9 @@
 //! versions are immutable). The batch is stored in ONE transaction with `insert … on
 //! conflict (id) do nothing`, then the held hashes are looked up: `accepted`, `duplicate`
 //! (same id, same hash), `conflict` (same id, other hash: nothing overwritten), `rejected`.
-//! The transaction commits before the answer is sent.
+//! The photos each accepted response names are recorded in the same transaction
+//! (`response_photo`): a response is stored whether or not its photos have arrived (see
+//! [`crate::attachment`]). The transaction commits before the answer is sent.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -347,6 +349,7 @@ fn validate_one(
     else {
         return reject(errors);
     };
+    let photos = crate::attachment::photo_refs(&cached.questionnaire, &w.answers);
     let response = w.into_response(Some(sender));
     let content_hash = response.content_hash().0;
     let location = response
@@ -366,6 +369,7 @@ fn validate_one(
             device_id: response.device_id,
             location,
             content_hash,
+            photos,
         }),
     }
 }

@@ -791,6 +791,7 @@ async fn the_ndjson_export_has_one_line_per_response_with_its_metadata() {
     );
     assert_eq!(v["answers"], besoins_answers());
     assert_eq!(v["content_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(v["photos_missing"], json!([]));
     assert_eq!(
         ctx.get("/api/v1/questionnaires/inconnu/responses.ndjson", &coord)
             .await
@@ -823,7 +824,7 @@ async fn the_csv_export_has_the_exact_header_and_row() {
     assert_eq!(
         lines[0],
         "id,seq,questionnaire,version,device_id,started_at,completed_at,received_at,\
-         location_lat,location_lon,location_accuracy_m,content_hash,\
+         location_lat,location_lon,location_accuracy_m,content_hash,photos_missing,\
          conseil,role,annee_entree,formations_suivies,themes,format_prefere,heures_par_mois,\
          prochaine_dispo,besoin_garde,remarques"
     );
@@ -832,7 +833,7 @@ async fn the_csv_export_has_the_exact_header_and_row() {
         .replace('"', "\"\"");
     let expected = format!(
         "{id},{seq},besoins-formation,1,{device},2025-03-14T18:30:00+01:00,2025-03-14T18:42:10+01:00,{received},\
-         47.2,-1.55,12.0,{hash},dervallieres,habitant,2021,\"{repeat}\",budget;prise_de_parole,atelier,4.5,\
+         47.2,-1.55,12.0,{hash},,dervallieres,habitant,2021,\"{repeat}\",budget;prise_de_parole,atelier,4.5,\
          2025-02-01,true,",
         id = sent["id"].as_str().unwrap(),
         seq = meta["seq"],

@@ -1,0 +1,607 @@
+//! Attachments (photos), the photos responses name, and the phone app's static files at
+//! `/app/`, against a real PostgreSQL.
+
+mod common;
+
+use std::io::Read;
+
+use axum::http::{Method, StatusCode};
+use common::*;
+use parole_client::api::Role;
+use parole_server::attachment::{AttachmentName, MAX_ATTACHMENT_BYTES};
+use parole_server::AppState;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn name_of(bytes: &[u8]) -> String {
+    AttachmentName::of_bytes(bytes).to_string()
+}
+
+fn url(name: &str) -> String {
+    format!("/api/v1/attachments/{name}")
+}
+
+/// A fake JPEG of `n` bytes, different for each `seed`.
+fn photo(seed: u8, n: usize) -> Vec<u8> {
+    let mut bytes = vec![0xff, 0xd8, 0xff, 0xe0, seed];
+    bytes.extend((0..n.saturating_sub(5)).map(|i| (i as u8).wrapping_mul(31) ^ seed));
+    bytes
+}
+
+async fn put(ctx: &Ctx, token: &str, name: &str, bytes: Vec<u8>) -> Reply {
+    ctx.raw(
+        Method::PUT,
+        &url(name),
+        Some(token),
+        &[("content-type", "image/jpeg")],
+        bytes,
+    )
+    .await
+}
+
+async fn head(ctx: &Ctx, token: &str, name: &str) -> StatusCode {
+    ctx.raw(Method::HEAD, &url(name), Some(token), &[], Vec::new())
+        .await
+        .status
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upload, HEAD, download
+
+#[tokio::test]
+async fn a_photo_is_stored_on_its_first_upload_and_a_second_upload_is_a_no_op() {
+    let (ctx, coord, _device, token) = Ctx::with_device().await;
+    let bytes = photo(1, 50_000);
+    let name = name_of(&bytes);
+    assert_eq!(head(&ctx, &token, &name).await, StatusCode::NOT_FOUND);
+
+    let r = put(&ctx, &token, &name, bytes.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"name": name, "size": 50_000, "created": true})
+    );
+    let r = put(&ctx, &token, &name, bytes.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["created"], false);
+
+    // HEAD: the device and the readers may ask.
+    let r = ctx
+        .raw(Method::HEAD, &url(&name), Some(&token), &[], Vec::new())
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-length"], "50000");
+    assert_eq!(r.headers["content-type"], "image/jpeg");
+    let analyst = ctx.login_as(Role::Analyst).await;
+    assert_eq!(head(&ctx, &analyst, &name).await, StatusCode::OK);
+    assert_eq!(head(&ctx, &coord, &name).await, StatusCode::OK);
+
+    // GET: the bytes with their media type, for coordinators and analysts.
+    for reader in [&coord, &analyst] {
+        let r = ctx.get(&url(&name), reader).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.headers["content-type"], "image/jpeg");
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+        assert!(r.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox"));
+        assert_eq!(r.bytes, bytes);
+    }
+    // Only one row, whatever the number of uploads.
+    let n: i64 = sqlx::query_scalar("select count(*) from attachment")
+        .fetch_one(&ctx.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // An unknown photo is 404 for GET too.
+    let other = name_of(b"autre");
+    assert_eq!(
+        ctx.get(&url(&other), &coord).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn the_media_type_defaults_to_octet_stream_and_a_percent_encoded_colon_is_accepted() {
+    let (ctx, coord, _device, token) = Ctx::with_device().await;
+    let bytes = b"des octets quelconques".to_vec();
+    let name = name_of(&bytes);
+    let encoded = url(&name).replace("sha256:", "sha256%3A");
+    // No Content-Type at all (`Ctx::raw` would say JSON).
+    let req = axum::http::Request::builder()
+        .method(Method::PUT)
+        .uri(&encoded)
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::from(bytes.clone()))
+        .unwrap();
+    let status = tower::ServiceExt::oneshot(ctx.app.clone(), req)
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::CREATED);
+    let r = ctx.get(&url(&name), &coord).await;
+    assert_eq!(r.headers["content-type"], "application/octet-stream");
+    assert_eq!(r.bytes, bytes);
+}
+
+#[tokio::test]
+async fn a_file_that_does_not_match_its_name_is_refused_naming_both_hashes() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let claimed = name_of(b"la photo annoncee");
+    let sent = photo(2, 1000);
+    let r = put(&ctx, &token, &claimed, sent.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let v = r.json();
+    let error = v["error"].as_str().unwrap();
+    assert!(error.contains(&claimed), "{error}");
+    assert!(error.contains(&name_of(&sent)), "{error}");
+    assert_eq!(v["errors"][0]["code"], "hash_mismatch");
+    assert_eq!(head(&ctx, &token, &claimed).await, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_malformed_attachment_name_is_a_clear_400() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let hex = "ab".repeat(32);
+    for bad in [
+        hex.clone(),
+        format!("sha256:{}", hex.to_uppercase()),
+        format!("sha256:{}", &hex[2..]),
+        format!("md5:{hex}"),
+    ] {
+        let r = put(&ctx, &token, &bad, b"x".to_vec()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("64"),
+            "{}",
+            r.text()
+        );
+        assert_eq!(head(&ctx, &token, &bad).await, StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn a_file_of_10_mib_is_accepted_and_one_byte_more_is_413_stating_the_limit() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let max = photo(3, MAX_ATTACHMENT_BYTES);
+    let r = put(&ctx, &token, &name_of(&max), max).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+
+    let over = photo(4, MAX_ATTACHMENT_BYTES + 1);
+    let name = name_of(&over);
+    // Without Content-Length (read through the limit), then with it (refused at once).
+    let r = put(&ctx, &token, &name, over.clone()).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let v = r.json();
+    assert_eq!(v["max_bytes"], 10 * 1024 * 1024);
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("10485760") && error.contains("10 MiB"),
+        "{error}"
+    );
+    let r = ctx
+        .raw(
+            Method::PUT,
+            &url(&name),
+            Some(&token),
+            &[("content-length", &over.len().to_string())],
+            over,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.json()["max_bytes"], 10 * 1024 * 1024);
+    assert_eq!(head(&ctx, &token, &name).await, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn only_devices_upload_and_only_coordinators_and_analysts_download() {
+    let (ctx, coord, _device, token) = Ctx::with_device().await;
+    let bytes = photo(5, 100);
+    let name = name_of(&bytes);
+    // No token, a bad token: 401.
+    let r = ctx
+        .raw(Method::PUT, &url(&name), None, &[], bytes.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        put(&ctx, "pas-un-jeton", &name, bytes.clone()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        ctx.raw(Method::HEAD, &url(&name), None, &[], Vec::new())
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A user is not a device: 403, whatever the role.
+    let admin = ctx.login_as(Role::Admin).await;
+    for user in [&coord, &admin] {
+        let r = put(&ctx, user, &name, bytes.clone()).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+    // A device may not download; an interviewer's user account may neither ask nor download.
+    assert_eq!(
+        put(&ctx, &token, &name, bytes).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        ctx.get(&url(&name), &token).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let interviewer = ctx.login_as(Role::Interviewer).await;
+    assert_eq!(head(&ctx, &interviewer, &name).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        ctx.get(&url(&name), &interviewer).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(ctx.get(&url(&name), &admin).await.status, StatusCode::OK);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses naming photos
+
+/// A questionnaire with a photo at the root, in a section and in a repeat.
+fn releve() -> Value {
+    let photo = |title: &str| {
+        json!({"type": "string", "x-widget": "photo", "title": title,
+               "pattern": "^sha256:[0-9a-f]{64}$"})
+    };
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Relevé de lieux",
+        "type": "object",
+        "properties": {
+            "facade": photo("Façade"),
+            "commentaire": {"type": "string", "title": "Commentaire"},
+            "rue": {"type": "object", "x-widget": "section", "title": "La rue",
+                    "additionalProperties": false,
+                    "properties": {"vue": photo("Vue de la rue")}},
+            "lieux": {"type": "array", "x-widget": "repeat", "title": "Lieux",
+                      "items": {"type": "object", "additionalProperties": false,
+                                "properties": {"nom": {"type": "string", "title": "Nom"},
+                                               "cliche": photo("Cliché")}}}
+        },
+        "required": ["facade"],
+        "additionalProperties": false
+    })
+}
+
+fn releve_response(answers: Value) -> Value {
+    json!({
+        "id": Uuid::now_v7(),
+        "questionnaire": "releve",
+        "version": 1,
+        "answers": answers,
+        "started_at": "2025-03-14T18:30:00+01:00",
+        "completed_at": "2025-03-14T18:42:10+01:00",
+    })
+}
+
+async fn ndjson(ctx: &Ctx, token: &str) -> Vec<Value> {
+    let r = ctx
+        .get("/api/v1/questionnaires/releve/responses.ndjson", token)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The CSV's `photos_missing` cells, by response id.
+async fn csv_missing(ctx: &Ctx, token: &str) -> Vec<(String, String)> {
+    let r = ctx
+        .get("/api/v1/questionnaires/releve/responses.csv", token)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut reader = csv::Reader::from_reader(r.bytes.as_slice());
+    let header = reader.headers().unwrap().clone();
+    let names: Vec<&str> = header.iter().collect();
+    assert_eq!(
+        &names[10..14],
+        [
+            "location_accuracy_m",
+            "content_hash",
+            "photos_missing",
+            "facade"
+        ]
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[12].to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_response_is_stored_before_its_photos_and_exported_as_missing_them_until_they_arrive() {
+    let ctx = Ctx::new().await;
+    let coord = ctx.login_as(Role::Coordinator).await;
+    ctx.publish(&coord, "releve", releve()).await;
+    let (_device, token) = ctx.enrol_device(&coord).await;
+    let (a, b, c) = (photo(10, 2000), photo(11, 3000), photo(12, 4000));
+    let (na, nb, nc) = (name_of(&a), name_of(&b), name_of(&c));
+    // `a` twice (the façade and a repeat item), `b` in the section, `c` in a repeat item.
+    let with_photos = releve_response(json!({
+        "facade": na, "rue": {"vue": nb},
+        "lieux": [{"nom": "marché", "cliche": nc}, {"nom": "parc"}, {"cliche": na}]
+    }));
+    let r = ctx.push(&token, vec![with_photos.clone()]).await;
+    assert_eq!(r.json()["results"][0]["status"], "accepted", "{}", r.text());
+    // Sending it again is a duplicate, and records nothing twice.
+    let r = ctx.push(&token, vec![with_photos.clone()]).await;
+    assert_eq!(
+        r.json()["results"][0]["status"],
+        "duplicate",
+        "{}",
+        r.text()
+    );
+    let id = with_photos["id"].as_str().unwrap().to_string();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "select sha256, pointer from response_photo where response_id = $1 order by pointer",
+    )
+    .bind(Uuid::parse_str(&id).unwrap())
+    .fetch_all(&ctx.db.pool)
+    .await
+    .unwrap();
+    let hex = |n: &str| n.trim_start_matches("sha256:").to_string();
+    assert_eq!(
+        rows,
+        [
+            (hex(&na), "/facade".to_string()),
+            (hex(&nc), "/lieux/0/cliche".to_string()),
+            (hex(&na), "/lieux/2/cliche".to_string()),
+            (hex(&nb), "/rue/vue".to_string()),
+        ]
+    );
+
+    let mut missing = vec![na.clone(), nb.clone(), nc.clone()];
+    missing.sort();
+    let lines = ndjson(&ctx, &coord).await;
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["photos_missing"], json!(missing));
+    assert_eq!(
+        csv_missing(&ctx, &coord).await,
+        [(id.clone(), missing.join(";"))]
+    );
+
+    // Two photos arrive: one is still missing.
+    assert_eq!(put(&ctx, &token, &na, a).await.status, StatusCode::CREATED);
+    assert_eq!(put(&ctx, &token, &nc, c).await.status, StatusCode::CREATED);
+    let lines = ndjson(&ctx, &coord).await;
+    assert_eq!(lines[0]["photos_missing"], json!([nb]));
+    assert_eq!(csv_missing(&ctx, &coord).await, [(id.clone(), nb.clone())]);
+
+    // The last one: the response is complete.
+    assert_eq!(put(&ctx, &token, &nb, b).await.status, StatusCode::CREATED);
+    let lines = ndjson(&ctx, &coord).await;
+    assert_eq!(lines[0]["photos_missing"], json!([]));
+    assert_eq!(lines[0]["answers"]["rue"]["vue"], nb);
+    assert_eq!(csv_missing(&ctx, &coord).await, [(id, String::new())]);
+}
+
+#[tokio::test]
+async fn a_response_naming_no_photo_is_complete_and_a_held_photo_is_never_missing() {
+    let ctx = Ctx::new().await;
+    let coord = ctx.login_as(Role::Coordinator).await;
+    ctx.publish(&coord, "releve", releve()).await;
+    let (_device, token) = ctx.enrol_device(&coord).await;
+    let held = photo(20, 500);
+    let name = name_of(&held);
+    assert_eq!(
+        put(&ctx, &token, &name, held).await.status,
+        StatusCode::CREATED
+    );
+    let r = ctx
+        .push(
+            &token,
+            vec![
+                releve_response(json!({"facade": name})),
+                releve_response(json!({"facade": name, "commentaire": "rien d'autre"})),
+            ],
+        )
+        .await;
+    for res in r.json()["results"].as_array().unwrap() {
+        assert_eq!(res["status"], "accepted", "{}", r.text());
+    }
+    for line in ndjson(&ctx, &coord).await {
+        assert_eq!(line["photos_missing"], json!([]));
+    }
+    // besoins-formation has no photo question: nothing is recorded.
+    let (ctx, coord, _device, token) = Ctx::with_device().await;
+    let r = ctx.push(&token, vec![response(besoins_answers())]).await;
+    assert_eq!(r.json()["results"][0]["status"], "accepted");
+    let n: i64 = sqlx::query_scalar("select count(*) from response_photo")
+        .fetch_one(&ctx.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let r = ctx
+        .get(
+            "/api/v1/questionnaires/besoins-formation/responses.ndjson",
+            &coord,
+        )
+        .await;
+    let v: Value = serde_json::from_str(r.text().lines().next().unwrap()).unwrap();
+    assert_eq!(v["photos_missing"], json!([]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The phone app at /app/
+
+const INDEX: &str = "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">\
+    <title>Parole</title><link rel=\"manifest\" href=\"manifest.webmanifest\">\
+    <script type=\"module\" src=\"app.js\"></script></head><body><main id=\"app\">\
+    Chargement de Parole, l'application des enquêteurs et enquêtrices…</main></body></html>";
+
+/// A router serving a temporary web directory like `web/`.
+async fn with_web_dir() -> (Ctx, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), INDEX).unwrap();
+    std::fs::write(
+        dir.path().join("sw.js"),
+        "self.addEventListener('install', (e) => e.waitUntil(caches.open('parole-v1')));\n"
+            .repeat(20),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("app.js"),
+        "import init from './pkg/client_wasm.js';\nawait init();\n".repeat(50),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("manifest.webmanifest"),
+        r#"{"name": "Parole", "start_url": "/app/", "display": "standalone", "icons": []}"#,
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("pkg")).unwrap();
+    let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    wasm.extend(std::iter::repeat_n(0u8, 4096));
+    std::fs::write(dir.path().join("pkg/client_wasm_bg.wasm"), wasm).unwrap();
+    let db = parole_server::testing::test_db().await;
+    let app = parole_server::router(AppState::new(db.pool.clone()).with_web_dir(dir.path()));
+    (Ctx { db, app }, dir)
+}
+
+async fn get_app(ctx: &Ctx, path: &str, encoding: Option<&str>) -> Reply {
+    let headers: Vec<(&str, &str)> = encoding
+        .map(|e| vec![("accept-encoding", e)])
+        .unwrap_or_default();
+    ctx.raw(Method::GET, path, None, &headers, Vec::new()).await
+}
+
+fn decode(reply: &Reply) -> Vec<u8> {
+    let mut out = Vec::new();
+    match reply
+        .headers
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap())
+    {
+        Some("br") => {
+            brotli_decompressor::Decompressor::new(reply.bytes.as_slice(), 4096)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(reply.bytes.as_slice())
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        None => out = reply.bytes.clone(),
+        Some(other) => panic!("unexpected content-encoding {other}"),
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_app_is_served_at_app_with_no_cache_and_compressed_when_asked() {
+    let (ctx, _dir) = with_web_dir().await;
+    for path in ["/app/", "/app/index.html"] {
+        let r = get_app(&ctx, path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.headers["cache-control"], "no-cache");
+        assert!(r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert_eq!(r.text(), INDEX);
+        assert!(r.headers.get("content-encoding").is_none());
+    }
+    for encoding in ["br", "gzip"] {
+        let r = get_app(&ctx, "/app/", Some(encoding)).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.headers["content-encoding"], encoding);
+        assert_eq!(r.headers["cache-control"], "no-cache");
+        assert!(r.headers["vary"]
+            .to_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("accept-encoding"));
+        assert_eq!(decode(&r), INDEX.as_bytes());
+    }
+    // Brotli is preferred when both are accepted.
+    let r = get_app(&ctx, "/app/", Some("gzip, deflate, br")).await;
+    assert_eq!(r.headers["content-encoding"], "br");
+
+    let r = get_app(&ctx, "/app/sw.js", Some("gzip")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["cache-control"], "no-cache");
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    assert_eq!(r.headers["content-encoding"], "gzip");
+}
+
+#[tokio::test]
+async fn the_wasm_and_the_manifest_have_their_media_types_and_the_wasm_is_compressed() {
+    let (ctx, dir) = with_web_dir().await;
+    let r = get_app(&ctx, "/app/pkg/client_wasm_bg.wasm", Some("br")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "application/wasm");
+    assert_eq!(r.headers["content-encoding"], "br");
+    let wasm = std::fs::read(dir.path().join("pkg/client_wasm_bg.wasm")).unwrap();
+    assert!(r.bytes.len() < wasm.len() / 4);
+    assert_eq!(decode(&r), wasm);
+
+    // A precompressed copy beside the file is sent when the browser accepts it.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &wasm).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(dir.path().join("pkg/client_wasm_bg.wasm.gz"), &gz).unwrap();
+    let r = get_app(&ctx, "/app/pkg/client_wasm_bg.wasm", Some("gzip")).await;
+    assert_eq!(r.headers["content-type"], "application/wasm");
+    assert_eq!(r.headers["content-encoding"], "gzip");
+    assert_eq!(r.bytes, gz);
+    assert_eq!(decode(&r), wasm);
+
+    let r = get_app(&ctx, "/app/manifest.webmanifest", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "application/manifest+json");
+    assert_eq!(
+        get_app(&ctx, "/app/absent.js", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn the_app_is_sent_with_security_headers_that_allow_its_wasm() {
+    let (ctx, _dir) = with_web_dir().await;
+    for path in ["/app/", "/app/app.js", "/app/pkg/client_wasm_bg.wasm"] {
+        let r = get_app(&ctx, path, None).await;
+        assert_eq!(r.headers["x-content-type-options"], "nosniff", "{path}");
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "img-src 'self' blob: data:",
+            "connect-src 'self'",
+            "style-src 'self'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp} lacks {directive}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+    }
+}
+
+#[tokio::test]
+async fn the_root_and_app_without_its_slash_redirect_to_the_app() {
+    let (ctx, _dir) = with_web_dir().await;
+    for path in ["/", "/app"] {
+        let r = get_app(&ctx, path, None).await;
+        assert!(r.status.is_redirection(), "{path}: {}", r.status);
+        assert_eq!(r.headers["location"], "/app/", "{path}");
+    }
+    // A directory without its slash: to the directory, under /app/.
+    let r = get_app(&ctx, "/app/pkg", None).await;
+    assert!(r.status.is_redirection(), "{}", r.status);
+    assert_eq!(r.headers["location"], "/app/pkg/");
+    // The API is still the API.
+    let r = ctx.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.text(), "ok");
+    let r = ctx.call(Method::GET, "/nowhere", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
