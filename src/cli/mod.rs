@@ -77,15 +77,24 @@ pub enum Command {
 /// (invalid answers, a sync that could not finish).
 pub const EXIT_ATTENTION: u8 = 1;
 
+/// Logs to stderr, filtered by `PAROLE_LOG` (default `info`); as JSON lines when
+/// `PAROLE_LOG_FORMAT=json`, for a log collector.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PAROLE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("PAROLE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PAROLE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
