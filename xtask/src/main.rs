@@ -1,1 +1,355 @@
-fn main() {}
+//! Developer tasks, so that a fresh machine needs nothing done by hand.
+//!
+//! - `cargo xtask test`: installs what the tests need (the wasm32 target, PostgreSQL's server
+//!   binaries when missing), checks that client-core builds for `wasm32-unknown-unknown`,
+//!   builds the phone app's wasm (`build-web`, which the browser tests load), then runs every
+//!   test of the workspace. The tests start their own PostgreSQL.
+//! - `cargo xtask build-web`: builds `client-wasm` for `wasm32-unknown-unknown` (profile
+//!   `release-wasm`), generates the JS bindings into `web/pkg/` with `wasm-bindgen-cli-support`
+//!   (the exact version of the `wasm-bindgen` crate: no CLI to install), shrinks the module
+//!   with `wasm-opt -Oz` when available, and prints the sizes (raw, gzip, brotli).
+//! - `cargo xtask run [-- SERVE ARGS]`: `build-web`, then `cargo run --release -- serve ARGS`.
+//! - `cargo xtask setup`: installs what the others need.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("setup") => setup(),
+        Some("build-web") => build_web(),
+        Some("run") => run_server(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask test [-- CARGO TEST ARGS]\n       \
+                 cargo xtask build-web\n       \
+                 cargo xtask run [-- SERVE ARGS]\n       \
+                 cargo xtask setup"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn succeeds(cmd: &mut Command) -> bool {
+    cmd.output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Installs what the tests need and that a fresh machine may lack.
+fn setup() -> Result<()> {
+    setup_wasm_tools()?;
+    // PostgreSQL's server binaries (initdb, postgres), which the tests start themselves.
+    if !postgres_installed() {
+        if is_root() && succeeds(Command::new("apt-get").arg("--version")) {
+            run(Command::new("apt-get").arg("update").arg("-q"))?;
+            run(Command::new("apt-get").args(["install", "-y", "-q", "postgresql"]))?;
+        } else {
+            bail!(
+                "PostgreSQL's server binaries (initdb, postgres) were not found: \
+                 install PostgreSQL (Debian: apt-get install postgresql)"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn postgres_installed() -> bool {
+    if succeeds(Command::new("pg_config").arg("--bindir")) {
+        if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+            let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if Path::new(&dir).join("initdb").exists() {
+                return true;
+            }
+        }
+    }
+    std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dirs| dirs.flatten().any(|d| d.path().join("bin/initdb").exists()))
+        .unwrap_or(false)
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// The whole test suite.
+fn test(extra: &[String]) -> Result<()> {
+    setup()?;
+    run(cargo().args([
+        "build",
+        "--package",
+        "parole-client-core",
+        "--no-default-features",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))
+    .context("client-core must build for wasm32-unknown-unknown")?;
+    build_web_only().context("the phone app's wasm (web/pkg) must build")?;
+    run(cargo().args(["test", "--workspace"]).args(extra))?;
+    Ok(())
+}
+
+/// The crate compiled to wasm for the phone app, and where its bindings go.
+const WASM_CRATE: &str = "parole-wasm";
+const WASM_FILE: &str = "parole_wasm.wasm";
+const WASM_PROFILE: &str = "release-wasm";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+fn build_web() -> Result<()> {
+    setup_wasm_tools()?;
+    build_web_only()
+}
+
+/// The wasm32 target (client-core's wasm check, the phone app) and binaryen's `wasm-opt`
+/// from Debian (optional: `build-web` warns and goes on without it). Debian 12's binaryen
+/// (108) is too old to be used (see [`MIN_BINARYEN`]); [`wasm_opt`] then takes npm's.
+fn setup_wasm_tools() -> Result<()> {
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match targets {
+        Ok(out) if String::from_utf8_lossy(&out.stdout).contains(WASM_TARGET) => {}
+        Ok(_) => run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?,
+        Err(_) => eprintln!("xtask: no rustup; assuming the wasm32 target is installed"),
+    }
+    if !succeeds(Command::new("wasm-opt").arg("--version"))
+        && is_root()
+        && succeeds(Command::new("apt-get").arg("--version"))
+    {
+        let installed = run(Command::new("apt-get").args(["install", "-y", "-q", "binaryen"]))
+            .or_else(|_| {
+                run(Command::new("apt-get").arg("update").arg("-q"))?;
+                run(Command::new("apt-get").args(["install", "-y", "-q", "binaryen"]))
+            });
+        if let Err(e) = installed {
+            eprintln!("xtask: warning: could not install binaryen (wasm-opt): {e:#}");
+        }
+    }
+    Ok(())
+}
+
+/// The oldest binaryen whose `wasm-opt` keeps wasm-bindgen's externref table right (108,
+/// Debian 12's, exports the function table in its place: the module then fails to start).
+const MIN_BINARYEN: u32 = 116;
+/// The binaryen taken from npm when the system has no recent enough one.
+const NPM_BINARYEN: &str = "binaryen@132.0.0";
+
+/// `wasm-opt`'s version number (`wasm-opt version 108 (…)` → 108).
+fn binaryen_version(cmd: &mut Command) -> Option<u32> {
+    let out = cmd.arg("--version").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+}
+
+/// A `wasm-opt` to run: `$PAROLE_WASM_OPT` (a path, or `0` to skip), else the system's when
+/// recent enough, else npm's `binaryen` installed under `target/xtask-tools/`.
+fn wasm_opt() -> Option<Command> {
+    match std::env::var("PAROLE_WASM_OPT") {
+        Ok(v) if v == "0" || v == "off" => return None,
+        Ok(path) if !path.is_empty() => return Some(Command::new(path)),
+        _ => {}
+    }
+    match binaryen_version(&mut Command::new("wasm-opt")) {
+        Some(v) if v >= MIN_BINARYEN => return Some(Command::new("wasm-opt")),
+        Some(v) => {
+            eprintln!("xtask: the system's wasm-opt is binaryen {v} (< {MIN_BINARYEN}): not used")
+        }
+        None => {}
+    }
+    let tools = root().join("target").join("xtask-tools");
+    let npm_opt = tools.join("node_modules/binaryen/bin/wasm-opt");
+    let usable =
+        |p: &Path| binaryen_version(&mut Command::new(p)).is_some_and(|v| v >= MIN_BINARYEN);
+    if !usable(&npm_opt) && succeeds(Command::new("npm").arg("--version")) {
+        let _ = std::fs::create_dir_all(&tools);
+        let installed = run(Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
+            .arg(&tools)
+            .arg(NPM_BINARYEN));
+        if let Err(e) = installed {
+            eprintln!("xtask: warning: could not install {NPM_BINARYEN} from npm: {e:#}");
+        }
+    }
+    usable(&npm_opt).then(|| Command::new(npm_opt))
+}
+
+/// `client-wasm` → `web/pkg/` (see the module docs). Needs the wasm32 target.
+fn build_web_only() -> Result<()> {
+    run(cargo().args([
+        "build",
+        "--profile",
+        WASM_PROFILE,
+        "--target",
+        WASM_TARGET,
+        "--package",
+        WASM_CRATE,
+    ]))?;
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let input = target_dir
+        .join(WASM_TARGET)
+        .join(WASM_PROFILE)
+        .join(WASM_FILE);
+    let out_dir = root().join("web").join("pkg");
+    // Start clean, so no stale file of an older build is served.
+    if out_dir.exists() {
+        std::fs::remove_dir_all(&out_dir)
+            .with_context(|| format!("could not empty {}", out_dir.display()))?;
+    }
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("could not create {}", out_dir.display()))?;
+    eprintln!(
+        "xtask: wasm-bindgen {} → {}",
+        input.display(),
+        out_dir.display()
+    );
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&input)
+        .web(true)?
+        // Without it, the generated `init()` has no default URL for the module.
+        .omit_default_module_path(false)
+        .typescript(true)
+        .generate(&out_dir)
+        .context("wasm-bindgen failed")?;
+
+    let wasm = out_dir.join("parole_wasm_bg.wasm");
+    match wasm_opt() {
+        Some(mut cmd) => {
+            let optimised = out_dir.join("parole_wasm_bg.opt.wasm");
+            run(cmd
+                .arg("-Oz")
+                // The features rustc enables by default for wasm32 (bulk memory, sign
+                // extension, non-trapping float-to-int, multi-value, reference types).
+                .arg("--enable-bulk-memory")
+                .arg("--enable-sign-ext")
+                .arg("--enable-nontrapping-float-to-int")
+                .arg("--enable-multivalue")
+                .arg("--enable-reference-types")
+                .arg(&wasm)
+                .arg("-o")
+                .arg(&optimised))?;
+            std::fs::rename(&optimised, &wasm)?;
+        }
+        None => eprintln!(
+            "xtask: warning: no usable wasm-opt (binaryen ≥ {MIN_BINARYEN}: Debian's binaryen, or \
+             npm's, which `cargo xtask build-web` installs under target/ when npm is there): \
+             web/pkg is not size-optimised"
+        ),
+    }
+    print_sizes(&out_dir)
+}
+
+/// Writes `F.gz` (gzip -9) and `F.br` (brotli q11) beside each `.wasm` and `.js` of `dir`
+/// (the server serves them precompressed: better ratios than compressing on the fly), and
+/// prints each file with its raw, gzip and brotli sizes.
+fn print_sizes(dir: &Path) -> Result<()> {
+    use std::io::Write;
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && !matches!(p.extension(), Some(e) if e == "gz" || e == "br"))
+        .collect();
+    files.sort();
+    let (mut raw_total, mut gz_total, mut br_total) = (0, 0, 0);
+    eprintln!(
+        "xtask: {:<28} {:>10} {:>10} {:>10}",
+        "web/pkg", "raw", "gzip -9", "brotli 11"
+    );
+    for path in files {
+        let bytes = std::fs::read(&path)?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&bytes)?;
+        let gz = gz.finish()?.len();
+        let mut br = Vec::new();
+        brotli::BrotliCompress(
+            &mut bytes.as_slice(),
+            &mut br,
+            &brotli::enc::BrotliEncoderParams {
+                quality: 11,
+                lgwin: 22,
+                ..Default::default()
+            },
+        )?;
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.ends_with(".wasm") || name.ends_with(".js") {
+            let mut gz_file = flate2::write::GzEncoder::new(
+                std::fs::File::create(dir.join(format!("{name}.gz")))?,
+                flate2::Compression::best(),
+            );
+            gz_file.write_all(&bytes)?;
+            gz_file.finish()?;
+            std::fs::write(dir.join(format!("{name}.br")), &br)?;
+        }
+        eprintln!(
+            "xtask: {:<28} {:>10} {:>10} {:>10}",
+            name,
+            bytes.len(),
+            gz,
+            br.len()
+        );
+        if !name.ends_with(".d.ts") {
+            raw_total += bytes.len();
+            gz_total += gz;
+            br_total += br.len();
+        }
+    }
+    eprintln!(
+        "xtask: {:<28} {:>10} {:>10} {:>10}",
+        "total (without .d.ts)", raw_total, gz_total, br_total
+    );
+    Ok(())
+}
+
+/// `build-web`, then the server.
+fn run_server(extra: &[String]) -> Result<()> {
+    let extra = match extra.first().map(String::as_str) {
+        Some("--") => &extra[1..],
+        _ => extra,
+    };
+    build_web()?;
+    run(cargo()
+        .args(["run", "--release", "--package", "parole", "--", "serve"])
+        .args(extra))
+}
