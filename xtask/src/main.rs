@@ -70,15 +70,17 @@ fn setup() -> Result<()> {
     setup_wasm_tools()?;
     // PostgreSQL's server binaries (initdb, postgres), which the tests start themselves.
     if !postgres_installed() {
-        if is_root() && succeeds(Command::new("apt-get").arg("--version")) {
-            run(Command::new("apt-get").arg("update").arg("-q"))?;
-            run(Command::new("apt-get").args(["install", "-y", "-q", "postgresql"]))?;
-        } else {
-            bail!(
-                "PostgreSQL's server binaries (initdb, postgres) were not found: \
-                 install PostgreSQL (Debian: apt-get install postgresql)"
-            );
-        }
+        apt_install(
+            &["postgresql"],
+            "PostgreSQL's server binaries were not found",
+        )?;
+    }
+    // Headless Chromium and Node.js, for the phone app's browser tests.
+    if !Path::new(CHROMIUM).exists() {
+        apt_install(&["chromium"], "the browser tests need Chromium")?;
+    }
+    if !succeeds(Command::new("npm").arg("--version")) {
+        apt_install(&["nodejs", "npm"], "the browser tests need Node.js and npm")?;
     }
     Ok(())
 }
@@ -117,6 +119,15 @@ fn test(extra: &[String]) -> Result<()> {
     .context("client-core must build for wasm32-unknown-unknown")?;
     build_web_only().context("the phone app's wasm (web/pkg) must build")?;
     run(cargo().args(["test", "--workspace"]).args(extra))?;
+    // The phone app in a real browser, against the `parole` binary the tests just built.
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    run(Command::new("sh")
+        .arg(root().join("web/tests/run.sh"))
+        .env("PAROLE_BIN", target_dir.join("debug/parole"))
+        .env("CHROMIUM_BIN", CHROMIUM))
+    .context("the phone app's browser tests")?;
     Ok(())
 }
 
@@ -131,9 +142,8 @@ fn build_web() -> Result<()> {
     build_web_only()
 }
 
-/// The wasm32 target (client-core's wasm check, the phone app) and binaryen's `wasm-opt`
-/// from Debian (optional: `build-web` warns and goes on without it). Debian 12's binaryen
-/// (108) is too old to be used (see [`MIN_BINARYEN`]); [`wasm_opt`] then takes npm's.
+/// The wasm32 target (client-core's wasm check, the phone app). `wasm-opt` is found or
+/// installed by [`wasm_opt`] when `build-web` needs it (Debian 12's binaryen is too old).
 fn setup_wasm_tools() -> Result<()> {
     let targets = Command::new("rustup")
         .args(["target", "list", "--installed"])
@@ -143,21 +153,30 @@ fn setup_wasm_tools() -> Result<()> {
         Ok(_) => run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?,
         Err(_) => eprintln!("xtask: no rustup; assuming the wasm32 target is installed"),
     }
-    if !succeeds(Command::new("wasm-opt").arg("--version"))
-        && is_root()
-        && succeeds(Command::new("apt-get").arg("--version"))
-    {
-        let installed = run(Command::new("apt-get").args(["install", "-y", "-q", "binaryen"]))
-            .or_else(|_| {
-                run(Command::new("apt-get").arg("update").arg("-q"))?;
-                run(Command::new("apt-get").args(["install", "-y", "-q", "binaryen"]))
-            });
-        if let Err(e) = installed {
-            eprintln!("xtask: warning: could not install binaryen (wasm-opt): {e:#}");
-        }
-    }
     Ok(())
 }
+
+/// Installs Debian packages when root with apt-get; otherwise says what is missing.
+fn apt_install(packages: &[&str], why: &str) -> Result<()> {
+    if !(is_root() && succeeds(Command::new("apt-get").arg("--version"))) {
+        bail!(
+            "{why}: install {} (Debian: apt-get install {0})",
+            packages.join(" ")
+        );
+    }
+    let install = || {
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-q"])
+            .args(packages))
+    };
+    install().or_else(|_| {
+        run(Command::new("apt-get").arg("update").arg("-q"))?;
+        install()
+    })
+}
+
+/// The browser the web app's tests drive.
+const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The oldest binaryen whose `wasm-opt` keeps wasm-bindgen's externref table right (108,
 /// Debian 12's, exports the function table in its place: the module then fails to start).

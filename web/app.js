@@ -1,0 +1,428 @@
+// Parole, the interviewer's phone app. Vanilla ES modules, no build step: this directory is
+// served as is at /app/. All the survey logic (validation, skip logic, drafts, the outbox,
+// sync) lives in client-core, compiled to WebAssembly (./pkg/, made by `cargo xtask
+// build-web`); this file only draws screens and calls it.
+
+import { t, msg, getLang, setLang, UI_LANGUAGES, formatDate, formatBytes } from './i18n.js';
+import { el, clear, toast } from './dom.js';
+import { FillScreen } from './form.js';
+
+const SYNC_EVERY_MS = 60_000;
+
+const app = {
+  client: null,
+  wasm: null,
+  enrolment: null,
+  screen: null, // 'enrol' | 'list' | 'fill'
+  fill: null,
+  syncing: null,
+  lastSync: null,
+  lastSyncMessage: '',
+  storage: null,
+};
+// For tests and debugging in the console.
+window.parole = app;
+
+const main = () => document.getElementById('main');
+
+// ---------------------------------------------------------------------------------------------
+// Start-up
+
+function readEnrolCode() {
+  const m = /(?:^#|&)enrol=([^&]+)/.exec(window.location.hash);
+  if (!m) return null;
+  // The code must not stay in the address bar, the history or a bookmark.
+  window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search);
+  return decodeURIComponent(m[1]).trim();
+}
+
+function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  const hadController = !!navigator.serviceWorker.controller;
+  navigator.serviceWorker.register('./sw.js', { scope: './' }).catch((e) => console.warn('service worker:', e));
+  navigator.serviceWorker.addEventListener('message', (e) => {
+    if (e.data?.type === 'update-ready') document.getElementById('update').hidden = false;
+  });
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    // A new version took over. Drafts and the outbox live in IndexedDB and are untouched;
+    // offer a reload instead of doing it under the interviewer's fingers.
+    if (!hadController) return;
+    const bar = document.getElementById('update');
+    if (bar) bar.hidden = false;
+  });
+}
+
+async function checkStorage() {
+  const info = { persisted: false, usage: null };
+  try {
+    if (navigator.storage?.persist) {
+      info.persisted = (await navigator.storage.persisted()) || (await navigator.storage.persist());
+    }
+    if (navigator.storage?.estimate) {
+      const e = await navigator.storage.estimate();
+      info.usage = e.usage ?? null;
+    }
+  } catch (e) { console.warn('storage:', e); }
+  app.storage = info;
+  if (app.screen === 'list') renderStorage();
+}
+
+function setOnlineBadge() {
+  const b = document.getElementById('net');
+  if (!b) return;
+  const on = navigator.onLine;
+  b.textContent = on ? t('online') : t('offline');
+  b.className = `net ${on ? 'net-on' : 'net-off'}`;
+}
+
+function renderChrome() {
+  document.documentElement.lang = getLang();
+  const sw = document.getElementById('lang');
+  clear(sw);
+  sw.setAttribute('aria-label', t('lang_switch'));
+  for (const l of UI_LANGUAGES) {
+    const b = el('button', { type: 'button', class: 'lang-btn', 'aria-pressed': String(l === getLang()), lang: l }, l.toUpperCase());
+    b.addEventListener('click', async () => {
+      if (l === getLang()) return;
+      setLang(l);
+      renderChrome();
+      if (app.screen === 'fill' && app.fill) {
+        await app.fill.flush();
+        app.fill.qLang = (app.fill.model.languages || ['fr']).includes(l) ? l : app.fill.qLang;
+        app.fill.render();
+        await app.fill.schedule({ save: false });
+      } else if (app.screen === 'list') await showList();
+      else if (app.screen === 'enrol') showEnrol({ keep: true });
+    });
+    sw.append(b);
+  }
+  setOnlineBadge();
+  const upd = document.getElementById('update');
+  clear(upd);
+  const reload = el('button', { type: 'button', class: 'btn btn-small' }, t('reload'));
+  reload.addEventListener('click', () => window.location.reload());
+  upd.append(el('span', {}, t('update_ready')), reload);
+}
+
+async function start() {
+  renderChrome();
+  registerServiceWorker();
+  const code = readEnrolCode();
+  let mod;
+  try {
+    mod = await import('./pkg/parole_wasm.js');
+    await mod.default();
+    app.wasm = mod;
+    app.client = await mod.ParoleClient.open(window.location.origin);
+  } catch (e) {
+    console.error(e);
+    clear(main());
+    main().append(el('div', { class: 'card banner-error', role: 'alert' },
+      el('p', {}, t('load_failed')), el('p', { class: 'small' }, msg(e))));
+    return;
+  }
+  checkStorage();
+  window.addEventListener('online', () => {
+    setOnlineBadge();
+    app.updateAsked = false; // the network is back: check for a new app version again
+    syncNow({ quiet: true });
+  });
+  window.addEventListener('offline', setOnlineBadge);
+  window.addEventListener('popstate', () => {
+    if (app.screen === 'fill' && app.fill) app.fill.close();
+  });
+  app.enrolment = await app.client.enrolment();
+  if (!app.enrolment) {
+    showEnrol({ code, auto: !!code });
+    return;
+  }
+  if (code) toast(t('enrol_already'));
+  await showList();
+  startSyncLoop();
+}
+
+function startSyncLoop() {
+  if (app.loop) return;
+  app.loop = setInterval(() => syncNow({ quiet: true }), SYNC_EVERY_MS);
+  syncNow({ quiet: true });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enrolment
+
+function showEnrol({ code = '', auto = false, keep = false } = {}) {
+  app.screen = 'enrol';
+  const root = main();
+  const prevCode = keep ? root.querySelector('#enrol-code')?.value : code;
+  const prevName = keep ? root.querySelector('#enrol-name')?.value : null;
+  clear(root);
+  const codeInput = el('input', { id: 'enrol-code', class: 'input input-code', type: 'text', autocomplete: 'one-time-code', autocapitalize: 'characters', spellcheck: 'false', 'aria-describedby': 'enrol-error' });
+  codeInput.value = prevCode || '';
+  const nameInput = el('input', { id: 'enrol-name', class: 'input', type: 'text', autocomplete: 'off', maxlength: '80' });
+  nameInput.value = prevName || t('enrol_device_default');
+  const error = el('div', { id: 'enrol-error', class: 'q-error', role: 'alert' });
+  const submit = el('button', { type: 'submit', class: 'btn btn-primary' }, t('enrol_submit'));
+  const form = el('form', { class: 'card enrol', novalidate: true },
+    el('h1', {}, t('enrol_title')),
+    el('p', {}, t('enrol_intro')),
+    el('div', { class: 'q' }, el('label', { for: 'enrol-code', class: 'q-title' }, t('enrol_code')), codeInput),
+    el('div', { class: 'q' }, el('label', { for: 'enrol-name', class: 'q-title' }, t('enrol_device')), nameInput),
+    error, submit);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clear(error);
+    const c = codeInput.value.trim();
+    if (!c) { error.append(el('p', {}, t('enrol_code_missing'))); codeInput.focus(); return; }
+    submit.disabled = true;
+    submit.textContent = t('enrol_busy');
+    try {
+      await app.client.enrol(c, nameInput.value.trim() || t('enrol_device_default'));
+      app.enrolment = await app.client.enrolment();
+      toast(t('enrol_done'));
+      app.lastSyncMessage = '';
+      await syncNow({ quiet: true });
+      await showList();
+      startSyncLoop();
+    } catch (e) {
+      console.warn('enrol:', e);
+      const offline = !navigator.onLine || e?.code === 'network' || e?.code === 'offline';
+      error.append(el('p', {}, offline && !e?.message ? t('enrol_offline') : msg(e) || t('enrol_offline')));
+      submit.disabled = false;
+      submit.textContent = t('enrol_submit');
+      codeInput.focus();
+    }
+  });
+  root.append(form);
+  if (auto) form.requestSubmit();
+  else if (!codeInput.value) codeInput.focus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list: questionnaires, drafts, outbox
+
+function section(title, ...children) {
+  const id = `h-${title.replace(/\W+/g, '-')}`;
+  return el('section', { class: 'card', 'aria-labelledby': id }, el('h2', { id }, title), ...children);
+}
+
+function renderStorage() {
+  const box = document.getElementById('storage-info');
+  if (!box || !app.storage) return;
+  clear(box);
+  const { usage, persisted } = app.storage;
+  box.append(
+    el('p', {}, usage === null ? t('storage_unknown') : t('storage_used', { used: formatBytes(usage) })),
+    el('p', { class: persisted ? 'ok' : 'warn' }, persisted ? `✓ ${t('storage_persistent')}` : `⚠ ${t('storage_not_persistent')}`));
+}
+
+async function showList() {
+  app.screen = 'list';
+  app.fill = null;
+  const client = app.client;
+  const [questionnaires, records, counts] = await Promise.all([
+    client.questionnaires(), client.records(), client.counts(),
+  ]);
+  if (app.screen !== 'list') return;
+  const root = main();
+  const scroll = window.scrollY;
+  clear(root);
+
+  // Outbox
+  const syncBtn = el('button', { type: 'button', class: counts.queued ? 'btn btn-primary' : 'btn btn-secondary btn-wide', id: 'sync-btn' }, t('sync_now'));
+  syncBtn.addEventListener('click', () => syncNow({ quiet: false }));
+  if (app.syncing) { syncBtn.disabled = true; syncBtn.textContent = t('syncing'); }
+  const count = (n, label, cls, key) => el('div', { class: `count ${cls}`, 'data-count': key },
+    el('span', { class: 'count-n' }, String(n)), el('span', { class: 'count-label' }, label));
+  const outbox = section(t('outbox'),
+    el('div', { class: 'counts' },
+      count(counts.queued, t('to_send'), 'c-queued', 'queued'),
+      count(counts.synced, t('sent'), 'c-synced', 'synced'),
+      count(counts.rejected, t('refused'), counts.rejected ? 'c-rejected' : '', 'rejected')),
+    counts.conflict ? el('p', { class: 'warn' }, `${counts.conflict} ${t('conflicts')}`) : null,
+    el('p', { class: 'sync-msg', id: 'sync-msg', 'aria-live': 'polite' }, app.lastSyncMessage || ''),
+    syncBtn);
+  outbox.id = 'outbox';
+
+  // Refused responses, with the server's reasons
+  const rejected = records.filter((r) => r.state === 'rejected');
+  let refusedCard = null;
+  if (rejected.length) {
+    refusedCard = section(t('refused_title'),
+      el('ul', { class: 'items' }, ...rejected.map((r) => {
+        const q = questionnaires.find((x) => x.slug === r.response.questionnaire);
+        const open = el('button', { type: 'button', class: 'btn btn-secondary' }, t('correct'));
+        open.addEventListener('click', () => openRecord(r));
+        return el('li', { class: 'item item-rejected' },
+          el('div', { class: 'item-title' }, q?.title || r.response.questionnaire),
+          el('div', { class: 'item-meta' }, `${t('version_n', { n: r.response.version })} · ${t('started_on', { date: formatDate(r.response.started_at) })}`),
+          el('p', { class: 'small' }, t('refused_reasons')),
+          el('ul', { class: 'reasons' }, ...(r.errors || []).map((e) => el('li', {}, msg(e)))),
+          open);
+      })));
+    refusedCard.id = 'refused';
+  }
+  const conflicts = records.filter((r) => r.state === 'conflict');
+  const conflictCard = conflicts.length ? section(t('conflict_title'), el('p', { class: 'small' }, t('conflict_help')),
+    el('ul', { class: 'items' }, ...conflicts.map((r) => el('li', { class: 'item' },
+      el('div', { class: 'item-title' }, r.response.questionnaire),
+      el('div', { class: 'item-meta' }, t('started_on', { date: formatDate(r.response.started_at) })))))) : null;
+
+  // Drafts
+  const drafts = records.filter((r) => r.state === 'draft')
+    .sort((a, b) => String(b.updated_at).localeCompare(String(a.updated_at)));
+  const draftsCard = section(t('drafts'),
+    el('ul', { class: 'items' }, ...drafts.map((r) => {
+      const q = questionnaires.find((x) => x.slug === r.response.questionnaire);
+      const resume = el('button', { type: 'button', class: 'btn btn-primary' }, t('resume'));
+      resume.addEventListener('click', () => openRecord(r));
+      const del = el('button', { type: 'button', class: 'btn btn-ghost' }, t('delete'));
+      del.addEventListener('click', async () => {
+        if (!window.confirm(t('delete_confirm'))) return;
+        await app.client.deleteDraft(r.response.id);
+        await showList();
+      });
+      return el('li', { class: 'item item-draft', 'data-id': r.response.id },
+        el('div', { class: 'item-title' }, q?.title || r.response.questionnaire),
+        el('div', { class: 'item-meta' }, `${t('version_n', { n: r.response.version })} · ${t('started_on', { date: formatDate(r.response.started_at) })}`),
+        el('div', { class: 'row' }, resume, del));
+    })));
+  draftsCard.id = 'drafts';
+
+  // Questionnaires
+  const qCard = section(t('questionnaires'),
+    questionnaires.length === 0 ? el('p', { class: 'muted' }, t('no_questionnaires')) : el('ul', { class: 'items' }, ...questionnaires.map((q) => {
+      const title = q.model?.i18n?.[getLang()]?.title ?? q.title;
+      const go = el('button', { type: 'button', class: 'btn btn-primary', 'aria-label': `${t('start')} : ${title}` }, t('start'));
+      go.addEventListener('click', () => startNew(q));
+      return el('li', { class: 'item item-questionnaire', 'data-slug': q.slug },
+        el('div', { class: 'item-title' }, title),
+        el('div', { class: 'item-meta' }, t('version_n', { n: q.version })),
+        go);
+    })));
+  qCard.id = 'questionnaires';
+
+  // Storage and backup
+  const backupBtn = el('button', { type: 'button', class: 'btn btn-secondary', id: 'backup-btn' }, '⬇ ', t('backup'));
+  backupBtn.addEventListener('click', downloadBackup);
+  const storageCard = section(t('storage'), el('div', { id: 'storage-info' }),
+    el('p', { class: 'small' }, t('backup_help')), backupBtn,
+    el('p', { class: 'small muted' },
+      app.enrolment?.device_name ? t('device', { name: app.enrolment.device_name }) : '',
+      app.wasm?.version ? ` · ${t('app_version', { v: app.wasm.version() })}` : ''));
+
+  root.append(outbox, ...[refusedCard, conflictCard, drafts.length ? draftsCard : null].filter(Boolean), qCard, storageCard);
+  renderStorage();
+  window.scrollTo(0, scroll);
+}
+
+async function startNew(q) {
+  const response = await app.client.newDraft(q.slug, q.version);
+  await app.client.saveDraft(response);
+  await openRecord({ response, state: 'draft', errors: [] }, q);
+}
+
+async function openRecord(record, known) {
+  const { questionnaire, version } = record.response;
+  const q = known && known.version === version ? known : await app.client.questionnaire(questionnaire, version);
+  app.screen = 'fill';
+  window.history.pushState({ screen: 'fill' }, '');
+  const fill = new FillScreen({
+    client: app.client,
+    record,
+    questionnaire: q,
+    onClose: async (message, opts = {}) => {
+      if (app.fill !== fill) return;
+      app.fill = null;
+      if (window.history.state?.screen === 'fill') window.history.back();
+      await showList();
+      window.scrollTo(0, 0);
+      if (message) toast(message);
+      if (opts.sync) syncNow({ quiet: true });
+    },
+  });
+  app.fill = fill;
+  window.scrollTo(0, 0);
+  await fill.mount(main());
+  main().querySelector('.fill-title')?.focus?.();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sync and backup
+
+async function syncNow({ quiet }) {
+  if (!app.client || !app.enrolment) return null;
+  if (app.syncing) return app.syncing;
+  if (!navigator.onLine) {
+    if (!quiet) { app.lastSyncMessage = t('sync_offline'); await refreshList(); }
+    return null;
+  }
+  const btn = document.getElementById('sync-btn');
+  if (btn) { btn.disabled = true; btn.textContent = t('syncing'); }
+  app.syncing = (async () => {
+    let report = null;
+    try {
+      try {
+        await app.client.pull();
+      } catch (e) { console.warn('pull:', e); }
+      report = await app.client.sync();
+      app.lastSync = new Date();
+      if (report.error) {
+        app.lastSyncMessage = t('sync_error', { message: msg(report.error) });
+      } else if (!report.sent && !report.photos_sent) {
+        app.lastSyncMessage = quiet && app.lastSyncMessage ? app.lastSyncMessage : t('sync_nothing');
+      } else {
+        app.lastSyncMessage = t('sync_ok', { accepted: (report.accepted || 0) + (report.duplicate || 0), rejected: report.rejected || 0 });
+      }
+    } catch (e) {
+      console.warn('sync:', e);
+      app.lastSyncMessage = t('sync_error', { message: msg(e) });
+      report = { error: e };
+    } finally {
+      app.syncing = null;
+    }
+    // A signal that comes back is often shaky: retry soon (3 s, 6 s, … up to the minute)
+    // rather than at the next minute's tick.
+    clearTimeout(app.retryTimer);
+    if (report?.error) {
+      app.retryDelay = Math.min(SYNC_EVERY_MS, (app.retryDelay || 1500) * 2);
+      app.retryTimer = setTimeout(() => syncNow({ quiet: true }), app.retryDelay);
+    } else {
+      app.retryDelay = 0;
+      // Once per start (and per return of the network), with the network known to work:
+      // is there a new app version?
+      if (!app.updateAsked && navigator.serviceWorker?.controller) {
+        app.updateAsked = true;
+        navigator.serviceWorker.controller.postMessage({ type: 'check-update' });
+      }
+    }
+    await refreshList();
+    return report;
+  })();
+  return app.syncing;
+}
+
+async function refreshList() {
+  if (app.screen === 'list') await showList();
+}
+
+async function downloadBackup() {
+  try {
+    const text = await app.client.backup();
+    const d = new Date();
+    const pad = (n) => String(n).padStart(2, '0');
+    const file = `parole-sauvegarde-${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}.json`;
+    const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+    const a = el('a', { href: url, download: file, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    toast(t('backup_done', { file }));
+  } catch (e) {
+    toast(msg(e), 'error');
+  }
+}
+
+app.syncNow = syncNow;
+app.showList = showList;
+start();

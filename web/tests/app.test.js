@@ -1,0 +1,567 @@
+// Browser tests of the phone app, in headless Debian chromium at 360 × 640, against a real
+// `parole serve`. Run: web/tests/run.sh (or `npm ci --prefix web/tests && node --test web/tests/`).
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  startServer, adminApi, appOrigin, launchPhone, waitForServiceWorker, shot, tinyPng, fixture,
+  sleep, SHOTS, WEB_DIR,
+} from './helpers.js';
+
+const SLUG = 'parole-habitants';
+const T = 120_000;
+
+let server;
+let front;
+let api;
+let origin;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  server = await startServer();
+  api = await adminApi(server.base);
+  await api.publish(SLUG, fixture('parole-habitants.json'));
+  await api.publish('besoins-formation', fixture('besoins-formation.json'));
+  front = await appOrigin(server);
+  origin = front.origin;
+  console.log(`# app served by: ${front.mode} at ${origin}/app/`);
+});
+
+after(async () => {
+  await front?.stop();
+  await server?.stop();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Helpers on the page
+
+/** On failure: the browser's console and a screenshot of each open page. */
+async function diagnose(phone) {
+  console.log(`--- browser console (${phone.name}) ---\n${phone.logs.join('\n')}\n---`);
+  let i = 0;
+  for (const p of phone.context.pages()) {
+    i += 1;
+    const file = `${SHOTS}/failure-${phone.name.replace(/\W+/g, '-').slice(0, 40)}-${i}.png`;
+    await p.screenshot({ path: file }).catch(() => {});
+    console.log(`screenshot: ${file}`);
+  }
+}
+
+const group = (page, name) => page.getByRole('group', { name, exact: true });
+
+async function enrolPhone(phone, name = 'Camille') {
+  const { enrolment_code: code } = await api.interviewer(name);
+  const page = await phone.context.newPage();
+  await page.goto(`${origin}/app/#enrol=${encodeURIComponent(code)}`);
+  await page.getByRole('heading', { name: 'Questionnaires' }).waitFor();
+  await page.locator('.item-questionnaire', { hasText: 'Parole d\'habitants' }).waitFor();
+  return page;
+}
+
+async function counts(page) {
+  return page.evaluate(() => window.parole.client.counts());
+}
+
+async function records(page) {
+  return page.evaluate(() => window.parole.client.records());
+}
+
+async function waitSaved(page) {
+  // Every change is saved (saveDraft) before the refresh shows "Enregistré".
+  await page.locator('.save-status', { hasText: 'Enregistré' }).waitFor();
+  await page.evaluate(() => window.parole.fill?.flush());
+}
+
+async function startQuestionnaire(page, title = 'Parole d\'habitants') {
+  await page.locator('.item-questionnaire', { hasText: title }).getByRole('button', { name: /Commencer/ }).click();
+  await page.locator('.fill-title').waitFor();
+}
+
+async function draftAnswers(page) {
+  await page.evaluate(() => window.parole.fill?.flush());
+  const rs = await records(page);
+  const d = rs.filter((r) => r.state === 'draft');
+  return d.length ? d[d.length - 1].response.answers : null;
+}
+
+/** Answers every question of parole-habitants through the UI. Returns the expected answers. */
+async function fillHabitants(page, { photo = true, location = true } = {}) {
+  const quartier = page.getByLabel('Dans quel quartier habitez-vous ?');
+  const lequel = page.getByLabel('Lequel ?');
+  await quartier.selectOption({ label: 'Autre quartier' });
+  await lequel.waitFor({ state: 'visible' });
+  await lequel.fill('Les Hauts-Pavés');
+  // skip logic the other way: another choice hides « Lequel ? » and drops its answer
+  await quartier.selectOption({ label: 'Malakoff' });
+  await lequel.waitFor({ state: 'hidden' });
+  await waitSaved(page);
+  assert.equal((await draftAnswers(page)).quartier_autre, undefined, 'a hidden question keeps no answer');
+  assert.equal((await draftAnswers(page)).quartier, 'malakoff');
+  await quartier.selectOption({ label: 'Autre quartier' });
+  await lequel.waitFor({ state: 'visible' });
+  assert.equal(await lequel.inputValue(), '', 'the dropped answer does not come back');
+  await lequel.fill('Les Hauts-Pavés');
+
+  await group(page, 'Depuis combien de temps habitez-vous ce quartier ?').getByLabel('1 à 5 ans').check();
+  await group(page, 'Quel âge avez-vous ?').getByLabel('25–39 ans').check();
+  await group(page, 'Vous êtes :').getByLabel('Une femme').check();
+
+  const likert = { 'Votre logement': 4, 'Les transports en commun': 2, 'Les commerces de proximité': 3, 'Le sentiment de sécurité': 5, 'Les espaces verts et lieux de détente': 4, "L'accès aux services publics": 1 };
+  const likertLabels = ['Très insatisfait·e', 'Insatisfait·e', "Ni l'un ni l'autre", 'Satisfait·e', 'Très satisfait·e'];
+  for (const [q, v] of Object.entries(likert)) {
+    await group(page, q).getByLabel(likertLabels[v - 1], { exact: true }).check();
+  }
+  const prio = group(page, 'Quelles sont les trois priorités pour votre quartier ?');
+  await prio.getByLabel('Propreté').check();
+  await prio.getByLabel('Emploi').check();
+  await prio.getByLabel('Jeunesse').check();
+  assert.equal(await prio.getByLabel('Santé').isDisabled(), true, 'no fourth priority');
+
+  await group(page, 'Connaissez-vous le conseil citoyen de votre quartier ?').getByLabel('Non').check();
+  const participer = group(page, 'Aimeriez-vous y participer ?');
+  const frein = page.getByLabel("Qu'est-ce qui vous empêche de participer ?");
+  const dispo = group(page, 'Quand seriez-vous disponible ?');
+  await participer.getByLabel('Non').check();
+  await frein.waitFor({ state: 'visible' });
+  assert.equal(await dispo.isHidden(), true);
+  await frein.fill('Pas le temps en ce moment.');
+  await participer.getByLabel('Oui').check();
+  await frein.waitFor({ state: 'hidden' });
+  await dispo.waitFor({ state: 'visible' });
+  await dispo.getByLabel('Le samedi').check();
+  await dispo.getByLabel('En semaine, le soir').check();
+
+  const commentaire = page.getByLabel('Voulez-vous ajouter quelque chose sur votre quartier ?');
+  await commentaire.fill('Il manque des bancs près du tram.');
+  await page.getByText('33 / 2000 caractères').waitFor();
+
+  let photoRef;
+  if (photo) {
+    await page.getByLabel("Photo d'un lieu dont la personne a parlé (sans visage)").setInputFiles({
+      name: 'lieu.png', mimeType: 'image/png', buffer: tinyPng(),
+    });
+    const thumb = page.locator('.q-photo img.thumb');
+    await thumb.waitFor({ state: 'visible' });
+    photoRef = await thumb.getAttribute('data-ref');
+    assert.match(photoRef, /^sha256:[0-9a-f]{64}$/);
+  }
+  if (location) {
+    const pos = group(page, "Lieu de l'entretien");
+    await pos.getByRole('button', { name: 'Relever la position' }).click();
+    await pos.getByText(/précision ± 12 m/).waitFor();
+  }
+
+  const recontact = group(page, "Acceptez-vous d'être recontacté·e par l'équipe du conseil citoyen ?");
+  await recontact.getByLabel('Oui').check();
+  await page.getByLabel('Prénom').fill('Awa');
+  await page.getByLabel('Téléphone').fill('06 12 34 56 78');
+  await page.getByLabel('Courriel').fill('awa@example.org');
+  await waitSaved(page);
+
+  const expected = {
+    quartier: 'autre',
+    quartier_autre: 'Les Hauts-Pavés',
+    anciennete: '1_5_ans',
+    tranche_age: '25_39',
+    genre: 'femme',
+    cadre_de_vie: { logement: 4, transports: 2, commerces: 3, securite: 5, espaces_verts: 4, services_publics: 1 },
+    priorites: ['proprete', 'emploi', 'jeunesse'],
+    connait_conseil: false,
+    souhaite_participer: 'oui',
+    disponibilites: ['semaine_soir', 'samedi'],
+    commentaire: 'Il manque des bancs près du tram.',
+    recontact: true,
+    prenom: 'Awa',
+    telephone: '06 12 34 56 78',
+    email: 'awa@example.org',
+  };
+  if (photo) expected.photo_lieu = photoRef;
+  if (location) expected.position = { lat: 47.2184, lon: -1.5536, accuracy_m: 12 };
+  return expected;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the phone app', { timeout: 10 * T }, () => {
+  test('enrol, fill offline, reopen offline, complete, then sync exactly once', { timeout: T }, async (t) => {
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const { context } = phone;
+      await context.grantPermissions(['geolocation'], { origin });
+      await context.setGeolocation({ latitude: 47.2184, longitude: -1.5536, accuracy: 12 });
+      const page = await enrolPhone(phone);
+      assert.equal(new URL(page.url()).hash, '', 'the enrolment code is removed from the address bar');
+      await waitForServiceWorker(page);
+      await page.locator('.item-questionnaire', { hasText: 'Parole d\'habitants' }).waitFor();
+      await page.locator('#storage-info p').first().waitFor();
+      await shot(page, '02-list');
+      await page.locator('#backup-btn').scrollIntoViewIfNeeded();
+      await shot(page, '02b-list-storage');
+
+      await context.setOffline(true);
+      await startQuestionnaire(page);
+      await shot(page, '03-fill-top');
+      const expected = await fillHabitants(page);
+      const progress = await page.locator('.progress-text').textContent();
+      assert.match(progress, /^(\d+) \/ \1 réponses$/, `all visible questions answered: ${progress}`);
+      await page.locator('.q-likert').first().scrollIntoViewIfNeeded();
+      await shot(page, '04-fill-likert');
+      await page.locator('.q-photo').scrollIntoViewIfNeeded();
+      await shot(page, '05-fill-photo-geo');
+      assert.deepEqual(await draftAnswers(page), expected, 'the draft holds every answer');
+
+      // Close the tab and reopen the app, still offline: the draft is there.
+      await page.close();
+      const page2 = await context.newPage();
+      await page2.goto(`${origin}/app/`);
+      const draft = page2.locator('.item-draft');
+      await draft.waitFor();
+      assert.equal(await draft.count(), 1);
+      await shot(page2, '06-list-offline-draft');
+      await draft.getByRole('button', { name: 'Reprendre' }).click();
+      await page2.locator('.fill-title').waitFor();
+      assert.equal(await page2.getByLabel('Lequel ?').inputValue(), 'Les Hauts-Pavés');
+      assert.equal(await group(page2, 'Vous êtes :').getByLabel('Une femme').isChecked(), true);
+      await page2.locator('.q-photo img.thumb').waitFor({ state: 'visible' });
+      await page2.getByText(/précision ± 12 m/).waitFor();
+
+      // Complete: it goes to the outbox.
+      await page2.getByRole('button', { name: 'Terminer' }).click();
+      await page2.locator('#outbox').waitFor();
+      await page2.locator('[data-count="queued"] .count-n', { hasText: '1' }).waitFor();
+      await shot(page2, '07-outbox-queued');
+      const c = await counts(page2);
+      assert.equal(c.queued, 1);
+      assert.equal(c.drafts, 0);
+      assert.equal((await api.exportNdjson(SLUG)).length, 0, 'nothing reached the server while offline');
+
+      // One tap: the backup file holds the unsent response.
+      const [download] = await Promise.all([
+        page2.waitForEvent('download'),
+        page2.getByRole('button', { name: /Télécharger une sauvegarde/ }).click(),
+      ]);
+      assert.match(download.suggestedFilename(), /^parole-sauvegarde-\d{4}-\d{2}-\d{2}.*\.json$/);
+      const backupText = await new Promise((resolve, reject) => {
+        download.createReadStream().then((st) => {
+          let buf = '';
+          st.on('data', (d) => { buf += d; });
+          st.on('end', () => resolve(buf));
+          st.on('error', reject);
+        }, reject);
+      });
+      assert.ok(backupText.includes('Les Hauts-Pavés'), 'the backup holds the unsent answers');
+      assert.ok(backupText.includes(expected.photo_lieu.slice('sha256:'.length)), 'and names its photo');
+
+      // Back online: it syncs by itself.
+      await context.setOffline(false);
+      await page2.locator('[data-count="synced"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
+      await page2.locator('[data-count="queued"] .count-n', { hasText: '0' }).waitFor();
+      await shot(page2, '08-outbox-synced');
+      const [rec] = (await records(page2)).filter((r) => r.state === 'synced');
+      const lines = await api.exportNdjson(SLUG);
+      const mine = lines.filter((l) => l.id === rec.response.id);
+      assert.equal(mine.length, 1, 'exactly once in the export');
+      assert.deepEqual(mine[0].answers, expected);
+      assert.equal(mine[0].version, 1);
+      // The photo went first: the server holds it, downscaled to JPEG on the phone.
+      if ('photos_missing' in mine[0]) assert.deepEqual(mine[0].photos_missing, []);
+      const photo = await fetch(`${server.base}/api/v1/attachments/${expected.photo_lieu}`, { headers: { authorization: `Bearer ${api.token}` } });
+      assert.equal(photo.status, 200);
+      const bytes = Buffer.from(await photo.arrayBuffer());
+      assert.equal(bytes[0], 0xff, 'a JPEG');
+      assert.equal(bytes[1], 0xd8, 'a JPEG');
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
+  test('a response the server refuses shows its reasons, and can be corrected and resent', { timeout: T }, async (t) => {
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const { context } = phone;
+      const page = await enrolPhone(phone, 'Dominique');
+      // The server refuses what it receives: the phone number arrives mangled on the way
+      // (the phone's own validation is the server's, so only the server can refuse it).
+      let tamper = true;
+      await context.route('**/api/v1/sync/responses', async (route) => {
+        if (!tamper) return route.continue();
+        const body = JSON.parse(route.request().postData());
+        for (const r of body.responses) if (r.answers.telephone) r.answers.telephone = '12';
+        return route.continue({ postData: JSON.stringify(body) });
+      });
+      await startQuestionnaire(page);
+      await fillHabitants(page, { photo: false, location: false });
+      await page.getByRole('button', { name: 'Terminer' }).click();
+      await page.locator('[data-count="rejected"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
+      const refused = page.locator('#refused');
+      await refused.waitFor();
+      const reasons = await refused.locator('.reasons li').allTextContents();
+      assert.ok(reasons.length >= 1, 'the reasons are listed');
+      assert.ok(reasons.some((r) => /telephone|Téléphone|format|motif|correspond/i.test(r)), `reasons name the problem: ${reasons}`);
+      await refused.scrollIntoViewIfNeeded();
+      await shot(page, '09-refused');
+      assert.equal((await api.exportNdjson(SLUG)).filter((l) => l.answers.prenom === 'Awa' && l.device_id === null).length, 0);
+
+      // Correct and resend.
+      tamper = false;
+      await refused.getByRole('button', { name: 'Corriger et renvoyer' }).click();
+      await page.locator('.banner-error').waitFor();
+      await shot(page, '10-refused-open');
+      await page.getByLabel('Téléphone').fill('07 98 76 54 32');
+      await page.getByRole('button', { name: 'Renvoyer' }).click();
+      await page.locator('[data-count="synced"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
+      const [rec] = (await records(page)).filter((r) => r.state === 'synced');
+      const mine = (await api.exportNdjson(SLUG)).filter((l) => l.id === rec.response.id);
+      assert.equal(mine.length, 1);
+      assert.equal(mine[0].answers.telephone, '07 98 76 54 32');
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
+  test('the app loads from the service worker with the network off', { timeout: T }, async (t) => {
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const { context } = phone;
+      const page = await enrolPhone(phone, 'Sacha');
+      await waitForServiceWorker(page);
+      await context.setOffline(true);
+      await page.reload();
+      await page.locator('.item-questionnaire', { hasText: 'Parole d\'habitants' }).waitFor();
+      // (navigator.onLine is not emulated on a document loaded while offline: no badge check)
+      // A brand-new tab, as when the app is opened from the home screen in airplane mode.
+      await page.close();
+      const page2 = await context.newPage();
+      await page2.goto(`${origin}/app/`);
+      await page2.locator('.item-questionnaire', { hasText: 'Parole d\'habitants' }).waitFor();
+      await startQuestionnaire(page2);
+      await page2.getByLabel('Dans quel quartier habitez-vous ?').waitFor();
+      await shot(page2, '11-offline-start');
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
+  test('the outbox survives a reload while a sync was in flight: no loss, no duplicate', { timeout: T }, async (t) => {
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const { context } = phone;
+      const page = await enrolPhone(phone, 'Noa');
+      await waitForServiceWorker(page);
+      // Hold the sync request: it reaches the server (which stores the response), but the
+      // answer never reaches the page, which is reloaded meanwhile.
+      let reached;
+      const atServer = new Promise((r) => { reached = r; });
+      let held = null;
+      await context.route('**/api/v1/sync/responses', async (route) => {
+        if (held) return route.continue();
+        held = route;
+        const res = await route.fetch();
+        reached(await res.json());
+      });
+      await startQuestionnaire(page);
+      await fillHabitants(page, { photo: false, location: false });
+      await page.getByRole('button', { name: 'Terminer' }).click();
+      const serverSaid = await atServer;
+      assert.equal(serverSaid.results[0].status, 'accepted');
+      assert.equal((await counts(page)).queued, 1, 'still queued: the answer did not arrive');
+      await page.reload();
+      await held.abort().catch(() => {});
+      await page.locator('[data-count="synced"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
+      const c = await counts(page);
+      assert.equal(c.queued, 0);
+      assert.equal(c.synced, 1);
+      const [rec] = (await records(page)).filter((r) => r.state === 'synced');
+      const mine = (await api.exportNdjson(SLUG)).filter((l) => l.id === rec.response.id);
+      assert.equal(mine.length, 1, 'exactly once on the server');
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
+  test('a new app version installs without losing the draft or the outbox', { timeout: T }, async (t) => {
+    // Served by a front that can swap a file for a "new version" (same server behind it).
+    const updFront = await appOrigin(server, { front: true });
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const { context } = phone;
+      const { enrolment_code: code } = await api.interviewer('Yaël');
+      const page = await context.newPage();
+      await page.goto(`${updFront.origin}/app/#enrol=${encodeURIComponent(code)}`);
+      await page.locator('.item-questionnaire', { hasText: 'Parole d\'habitants' }).waitFor();
+      await waitForServiceWorker(page);
+      // One queued response (held offline) and one draft.
+      await context.setOffline(true);
+      await startQuestionnaire(page);
+      await fillHabitants(page, { photo: false, location: false });
+      await page.getByRole('button', { name: 'Terminer' }).click();
+      await page.locator('[data-count="queued"] .count-n', { hasText: '1' }).waitFor();
+      await startQuestionnaire(page);
+      await page.getByLabel('Dans quel quartier habitez-vous ?').selectOption({ label: 'Breil' });
+      await waitSaved(page);
+      await page.getByRole('button', { name: /Retour/ }).click();
+      await page.locator('.item-draft').waitFor();
+      // A new version of the app on the server.
+      const appJs = readFileSync(path.join(WEB_DIR, 'app.js'), 'utf8');
+      updFront.overrides.set('/app/app.js', `${appJs}\nwindow.PAROLE_TEST_VERSION = 2;\n`);
+      await context.setOffline(false);
+      // Back online, the app syncs, then asks the worker to check for a new version.
+      await page.locator('[data-count="synced"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
+      await page.locator('#update').waitFor({ state: 'visible', timeout: 30_000 });
+      await shot(page, '15-update-ready');
+      await page.locator('#update').getByRole('button', { name: 'Recharger' }).click();
+      await page.waitForFunction(() => window.PAROLE_TEST_VERSION === 2);
+      await page.locator('.item-draft').waitFor();
+      const c = await counts(page);
+      assert.deepEqual([c.drafts, c.synced, c.queued], [1, 1, 0], 'nothing lost');
+      // And the new version is what starts offline.
+      await context.setOffline(true);
+      await page.reload();
+      await page.waitForFunction(() => window.PAROLE_TEST_VERSION === 2);
+      await page.locator('.item-draft').waitFor();
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+      await updFront.stop();
+    }
+  });
+
+  test('enrolment: a wrong code gets a clear French message; typing the right code works', { timeout: T }, async (t) => {
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const page = await phone.context.newPage();
+      await page.goto(`${origin}/app/`);
+      await page.getByRole('heading', { name: 'Inscrire ce téléphone' }).waitFor();
+      await shot(page, '01-enrol');
+      await page.getByLabel('Code d’inscription').fill('PAS-UN-CODE');
+      await page.getByRole('button', { name: 'Inscrire ce téléphone' }).click();
+      const err = page.locator('#enrol-error p');
+      await err.waitFor();
+      const text = await err.textContent();
+      assert.match(text, /code|inscription/i, text);
+      await shot(page, '01b-enrol-error');
+      const { enrolment_code: code } = await api.interviewer('Lou');
+      await page.getByLabel('Code d’inscription').fill(code);
+      await page.getByLabel('Nom de ce téléphone').fill('Téléphone de Lou');
+      await page.getByRole('button', { name: 'Inscrire ce téléphone' }).click();
+      await page.getByRole('heading', { name: 'Questionnaires' }).waitFor();
+      // The code is single-use: another phone opening the same link is refused.
+      const other = await launchPhone();
+      try {
+        const p2 = await other.context.newPage();
+        await p2.goto(`${origin}/app/#enrol=${encodeURIComponent(code)}`);
+        await p2.locator('#enrol-error p').waitFor();
+        assert.equal(new URL(p2.url()).hash, '');
+      } finally {
+        await other.close();
+      }
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
+  test('errors appear next to the questions, English switch, big tap targets', { timeout: T }, async (t) => {
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const page = await enrolPhone(phone, 'Alex');
+      await startQuestionnaire(page);
+      // Terminer on an empty form: errors next to the required questions, nothing queued.
+      await page.getByRole('button', { name: 'Terminer' }).click();
+      const quartier = page.locator('.q', { has: page.getByLabel('Dans quel quartier habitez-vous ?') });
+      await quartier.locator('.q-error p').first().waitFor();
+      assert.equal(await page.getByLabel('Dans quel quartier habitez-vous ?').getAttribute('aria-invalid'), 'true');
+      await page.locator('.q.has-error').first().scrollIntoViewIfNeeded();
+      await shot(page, '12-errors');
+      assert.equal((await counts(page)).queued, 0);
+      // A wrong phone number: the error shows as the user answers.
+      await group(page, "Acceptez-vous d'être recontacté·e par l'équipe du conseil citoyen ?").getByLabel('Oui').check();
+      await page.getByLabel('Téléphone').fill('12');
+      await page.getByLabel('Téléphone').blur();
+      await page.locator('.q', { has: page.getByLabel('Téléphone') }).locator('.q-error p').first().waitFor();
+      // Tap targets: every choice, button and input is at least 44 px high.
+      const small = await page.evaluate(() => [...document.querySelectorAll('.choice, .btn, .input, .lang-btn, .btn-back')]
+        .filter((e) => e.offsetParent !== null)
+        .map((e) => ({ e: e.textContent.trim().slice(0, 30), h: e.getBoundingClientRect().height, w: e.getBoundingClientRect().width }))
+        .filter((r) => r.h < 44 || r.w < 44));
+      assert.deepEqual(small, [], 'tap targets ≥ 44 px');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+      assert.equal(overflow, false, 'no horizontal scrolling at 360 px');
+      // English interface and questionnaire labels.
+      await page.getByRole('button', { name: 'EN', exact: true }).click();
+      await page.getByLabel('Which neighbourhood do you live in?').waitFor();
+      await group(page, 'You are:').getByLabel('A woman').waitFor();
+      await page.getByRole('button', { name: 'Finish' }).waitFor();
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot(page, '13-english');
+      await page.getByRole('button', { name: 'FR', exact: true }).click();
+      await page.getByLabel('Dans quel quartier habitez-vous ?').waitFor();
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
+  test('repeats: add and remove items (besoins-formation)', { timeout: T }, async (t) => {
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const page = await enrolPhone(phone, 'Maël');
+      await startQuestionnaire(page, 'Besoins de formation');
+      const add = page.getByRole('button', { name: /Ajouter/ });
+      await add.click();
+      await add.click();
+      const items = page.locator('.repeat-item');
+      assert.equal(await items.count(), 2);
+      await items.nth(0).getByLabel('Intitulé').fill('Prise de parole');
+      await items.nth(1).getByLabel('Intitulé').fill('Budget participatif');
+      const rec = items.nth(1).getByRole('group', { name: 'La recommanderiez-vous ?' });
+      await rec.getByLabel('Non').check();
+      await items.nth(1).getByLabel('Pourquoi pas ?').waitFor({ state: 'visible' });
+      assert.equal(await items.nth(0).getByLabel('Pourquoi pas ?').isHidden(), true, 'skip logic per item');
+      await waitSaved(page);
+      await items.nth(1).scrollIntoViewIfNeeded();
+      await shot(page, '14-repeat');
+      page.once('dialog', (d) => d.accept());
+      await items.nth(0).getByRole('button', { name: /Retirer/ }).click();
+      await sleep(100);
+      assert.equal(await items.count(), 1);
+      assert.equal(await items.nth(0).getByLabel('Intitulé').inputValue(), 'Budget participatif');
+      await waitSaved(page);
+      const answers = await draftAnswers(page);
+      assert.deepEqual(answers.formations_suivies, [{ intitule: 'Budget participatif', a_recommander: false }]);
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+});
