@@ -14,6 +14,7 @@
 //! [`Transport`](sync::Transport). Without it the crate builds for `wasm32-unknown-unknown`.
 
 pub mod api;
+pub mod backup;
 pub mod i18n;
 pub mod outbox;
 pub mod questionnaire;

@@ -374,6 +374,47 @@ impl HttpTransport {
     }
 }
 
+impl HttpTransport {
+    /// `HEAD /api/v1/attachments/{reference}`: does the server hold this photo?
+    pub async fn has_attachment(&self, reference: &str) -> Result<bool, TransportError> {
+        let resp = self
+            .client
+            .head(format!("{}/api/v1/attachments/{reference}", self.base_url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(map_reqwest)?;
+        match resp.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => Err(status_error(resp).await),
+        }
+    }
+
+    /// `PUT /api/v1/attachments/{reference}`: uploads a photo (a no-op when the server
+    /// already holds it).
+    pub async fn put_attachment(
+        &self,
+        reference: &str,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), TransportError> {
+        let resp = self
+            .client
+            .put(format!("{}/api/v1/attachments/{reference}", self.base_url))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, media_type)
+            .body(bytes)
+            .send()
+            .await
+            .map_err(map_reqwest)?;
+        if !resp.status().is_success() {
+            return Err(status_error(resp).await);
+        }
+        Ok(())
+    }
+}
+
 impl Transport for HttpTransport {
     async fn pull_questionnaires(&self, etag: Option<&str>) -> Result<Pulled, TransportError> {
         let mut req = self

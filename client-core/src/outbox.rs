@@ -284,6 +284,24 @@ impl<S: Storage> Outbox<S> {
             .await
     }
 
+    /// Takes in a record from another device's backup, as it was there (a queued one stays
+    /// queued, a draft a draft, a refused one keeps its errors), unless this outbox already
+    /// holds that id: then nothing changes and `false` is returned. Its content (and so its
+    /// hash) is untouched, so sending it again is a harmless duplicate on the server.
+    /// A synced record is taken in as queued: only a receipt proves it arrived.
+    pub async fn import(&self, record: OutboxRecord) -> Result<bool, OutboxError> {
+        if self.storage.get(record.response.id).await?.is_some() {
+            return Ok(false);
+        }
+        let state = match record.state {
+            State::Synced => State::Queued,
+            state => state,
+        };
+        self.write(record.response, state, record.errors, None)
+            .await?;
+        Ok(true)
+    }
+
     pub async fn counts(&self) -> Result<Counts, StorageError> {
         let mut c = Counts::default();
         for r in self.storage.list().await? {

@@ -1,94 +1,13 @@
-//! The backup file (`parole-backup/1`) and the result of `sync()`: plain data, built
-//! natively testable.
-//!
-//! A backup holds every outbox record not yet synced (drafts included, each with its state)
-//! and every photo they name, so that nothing is lost if the browser's storage is wiped:
-//!
-//! ```json
-//! {"format": "parole-backup/1", "device_id": "…" | null, "created_at": "RFC 3339",
-//!  "responses": [{"response": {…}, "state": "queued", "errors": [], "server_hash": null,
-//!                 "updated_at": "…"}],
-//!  "photos": [{"ref": "sha256:…", "mime": "image/jpeg", "base64": "…"}]}
-//! ```
-//!
-//! `parole import-backup FILE` queues and sends its contents; since every response keeps its
-//! id, sending one that already arrived is a harmless duplicate.
+//! The result of `sync()` and of the outbox operations, as the JS side sees them: plain
+//! data, natively testable. The backup file itself is client-core's
+//! [`parole_client::backup`], shared with `parole import-backup`.
 
-use std::collections::BTreeSet;
-
-use parole_client::outbox::{OutboxRecord, State};
 use parole_client::sync::SyncReport;
 use serde::Serialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::error::ClientError;
-use crate::util::{base64, collect_photo_refs, split_bilingual};
-
-/// The `format` of a backup file.
-pub const BACKUP_FORMAT: &str = "parole-backup/1";
-
-/// The records a backup keeps (all but the synced ones), in id order, and the photos they
-/// name.
-pub fn backup_selection(records: Vec<OutboxRecord>) -> (Vec<OutboxRecord>, BTreeSet<String>) {
-    let mut kept: Vec<_> = records
-        .into_iter()
-        .filter(|r| r.state != State::Synced)
-        .collect();
-    kept.sort_by_key(|r| r.response.id);
-    let mut refs = BTreeSet::new();
-    for r in &kept {
-        collect_photo_refs(&r.response.answers, &mut refs);
-    }
-    (kept, refs)
-}
-
-/// One photo of a backup.
-#[derive(Debug, Clone)]
-pub struct BackupPhoto {
-    pub reference: String,
-    pub mime: String,
-    pub bytes: Vec<u8>,
-}
-
-/// The backup file's text (compact JSON).
-pub fn backup_json(
-    device_id: Option<Uuid>,
-    created_at: &str,
-    records: &[OutboxRecord],
-    photos: &[BackupPhoto],
-) -> String {
-    #[derive(Serialize)]
-    struct Photo<'a> {
-        #[serde(rename = "ref")]
-        reference: &'a str,
-        mime: &'a str,
-        base64: String,
-    }
-    #[derive(Serialize)]
-    struct Backup<'a> {
-        format: &'a str,
-        device_id: Option<Uuid>,
-        created_at: &'a str,
-        responses: &'a [OutboxRecord],
-        photos: Vec<Photo<'a>>,
-    }
-    let backup = Backup {
-        format: BACKUP_FORMAT,
-        device_id,
-        created_at,
-        responses: records,
-        photos: photos
-            .iter()
-            .map(|p| Photo {
-                reference: &p.reference,
-                mime: &p.mime,
-                base64: base64(&p.bytes),
-            })
-            .collect(),
-    };
-    serde_json::to_string(&backup).expect("a backup serialises")
-}
+use crate::util::split_bilingual;
 
 /// What `sync()` did: the push's counts, the photos', and the error that stopped it, if any.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -144,6 +63,8 @@ pub fn queue_result(result: Result<Value, Vec<parole_client::ValidationError>>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parole_client::backup::{photo_ref, Backup};
+    use parole_client::outbox::{OutboxRecord, State};
     use parole_client::{Response, ResponseId};
     use serde_json::json;
 
@@ -168,41 +89,27 @@ mod tests {
 
     #[test]
     fn a_backup_keeps_every_unsynced_record_and_the_photos_they_name() {
-        let p1 = crate::util::photo_ref(b"1");
-        let p2 = crate::util::photo_ref(b"2");
+        let p1 = photo_ref(b"1");
+        let p2 = photo_ref(b"2");
         let records = vec![
             record(State::Draft, json!({"photo": p1})),
             record(State::Synced, json!({"photo": p2})),
             record(State::Queued, json!({})),
             record(State::Rejected, json!({})),
         ];
-        let (kept, refs) = backup_selection(records);
-        assert_eq!(
-            kept.iter().map(|r| r.state).collect::<Vec<_>>(),
-            [State::Draft, State::Queued, State::Rejected]
-        );
-        assert_eq!(refs, BTreeSet::from([p1.clone()]));
-
-        let text = backup_json(
-            None,
-            "2025-03-14T18:30:00+01:00",
-            &kept,
-            &[BackupPhoto {
-                reference: p1.clone(),
-                mime: "image/jpeg".into(),
-                bytes: b"1".to_vec(),
-            }],
-        );
-        let v: Value = serde_json::from_str(&text).unwrap();
+        let backup = Backup::new(None, "2025-03-14T18:30:00+01:00".into(), records, |r| {
+            (r == p1).then(|| ("image/jpeg".to_string(), b"1".to_vec()))
+        });
+        let v: Value = serde_json::from_str(&backup.to_json()).unwrap();
         assert_eq!(v["format"], "parole-backup/1");
         assert_eq!(v["device_id"], Value::Null);
         assert_eq!(v["responses"].as_array().unwrap().len(), 3);
         assert_eq!(v["responses"][0]["state"], "draft");
         assert_eq!(v["photos"][0]["ref"], p1);
         assert_eq!(v["photos"][0]["base64"], "MQ==");
-        // Records read back as the outbox's own type.
-        let back: Vec<OutboxRecord> = serde_json::from_value(v["responses"].clone()).unwrap();
-        assert_eq!(back, kept);
+        // It reads back whole, as `parole import-backup` reads it.
+        assert_eq!(Backup::parse(&backup.to_json()).unwrap(), backup);
+        assert_eq!(backup.photos[0].bytes().unwrap(), b"1");
     }
 
     #[test]

@@ -26,11 +26,12 @@ use uuid::Uuid;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::backup::{backup_json, backup_selection, queue_result, BackupPhoto, SyncOutcome};
+use crate::backup::{queue_result, SyncOutcome};
 use crate::error::ClientError;
 use crate::fetch::{self, base, Body, FetchTransport, REQUEST_TIMEOUT, UPLOAD_TIMEOUT};
 use crate::idb_storage::{IdbStorage, StoredPhoto};
 use crate::util::{collect_photo_refs, is_photo_ref, photo_ref, rfc3339_local, MAX_PHOTO_BYTES};
+use parole_client::backup::{base64_encode, unsynced, Backup, BackupPhoto, BACKUP_FORMAT};
 
 /// Meta keys, the same as the native CLI's.
 const META_SERVER: &str = "server";
@@ -461,14 +462,14 @@ impl ParoleClient {
     pub fn backup(&self) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let (records, refs) = backup_selection(inner.outbox().list().await?);
+            let (records, refs) = unsynced(inner.outbox().list().await?);
             let mut photos = Vec::new();
             for reference in refs {
                 if let Some(p) = inner.storage.get_photo(&reference).await? {
                     photos.push(BackupPhoto {
                         reference,
                         mime: p.mime,
-                        bytes: p.bytes.to_vec(),
+                        base64: base64_encode(&p.bytes.to_vec()),
                     });
                 }
             }
@@ -476,12 +477,14 @@ impl ParoleClient {
                 .meta_str(META_DEVICE_ID)
                 .await?
                 .and_then(|s| s.parse::<Uuid>().ok());
-            Ok(JsValue::from_str(&backup_json(
+            let backup = Backup {
+                format: BACKUP_FORMAT.to_string(),
                 device_id,
-                &local_now(),
-                &records,
-                &photos,
-            )))
+                created_at: local_now(),
+                responses: records,
+                photos,
+            };
+            Ok(JsValue::from_str(&backup.to_json()))
         })
     }
 }

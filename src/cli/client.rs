@@ -479,3 +479,74 @@ pub async fn sync(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct ImportBackupArgs {
+    /// The backup file saved by the phone app (`parole-sauvegarde-….json`).
+    file: PathBuf,
+}
+
+/// Takes in a phone's backup file (its unsent responses and their photos), uploads the
+/// photos the server lacks, then sends the responses. Importing twice, or a backup whose
+/// responses already arrived, changes nothing: each response keeps its id and content.
+pub async fn import_backup(ctx: &Ctx, args: ImportBackupArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("lecture de {}", args.file.display()))?;
+    let backup = parole_client::backup::Backup::parse(&text)?;
+    let storage = ctx.storage()?;
+    let (server, token) = enrolment(ctx, &storage).await?;
+    let engine = engine(storage, &server, &token)?;
+
+    let (mut taken, mut held, mut drafts) = (0, 0, 0);
+    for record in backup.responses {
+        let draft = record.state == State::Draft;
+        if engine.outbox().import(record).await? {
+            taken += 1;
+            drafts += usize::from(draft);
+        } else {
+            held += 1;
+        }
+    }
+    println!(
+        "{} {taken}  {} {held}  {} {drafts}",
+        ctx.t("réponses reprises", "responses taken in"),
+        ctx.t("déjà présentes", "already here"),
+        ctx.t(
+            "dont brouillons (non envoyés)",
+            "of which drafts (not sent)"
+        ),
+    );
+
+    // Photos first, so that the responses naming them arrive complete.
+    let pb = ProgressBar::new(backup.photos.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("a valid template"),
+    );
+    pb.set_message(ctx.t("photos", "photos").to_string());
+    let (mut uploaded, mut present) = (0, 0);
+    for photo in &backup.photos {
+        let bytes = photo.bytes()?;
+        let transport = engine.transport();
+        if transport
+            .has_attachment(&photo.reference)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+        {
+            present += 1;
+        } else {
+            transport
+                .put_attachment(&photo.reference, &photo.mime, bytes)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("envoi de la photo {}", photo.reference))?;
+            uploaded += 1;
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    println!(
+        "{} {uploaded}  {} {present}",
+        ctx.t("photos envoyées", "photos uploaded"),
+        ctx.t("déjà sur le serveur", "already on the server"),
+    );
+    sync(ctx).await
+}

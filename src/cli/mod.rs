@@ -60,6 +60,8 @@ pub enum Command {
     Status,
     /// Pull the questionnaires, then deliver the queued responses.
     Sync,
+    /// Take in a phone's backup file (its unsent responses and photos) and send it.
+    ImportBackup(client::ImportBackupArgs),
     /// Export a questionnaire's responses (CSV or NDJSON) with a staff account.
     Export(server::ExportArgs),
     /// Questionnaires, with a staff account: publish a JSON file as a new version, list.
@@ -125,6 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fill(args) => client::fill(&ctx, args).await,
         Command::Status => client::status(&ctx).await,
         Command::Sync => client::sync(&ctx).await,
+        Command::ImportBackup(args) => client::import_backup(&ctx, args).await,
         Command::Export(args) => server::export(args, cli.lang).await,
         Command::Questionnaire(cmd) => staff::questionnaire(cmd, cli.lang).await,
         Command::Interviewer(cmd) => staff::interviewer(cmd, cli.lang).await,

@@ -1,0 +1,259 @@
+//! The backup file (`parole-backup/1`): every response of a device not yet synced (drafts
+//! included, each with its state) and every photo they name, so that nothing is lost even if
+//! the phone's storage is wiped. The phone writes it (`backup()` in the web app);
+//! `parole import-backup FILE` reads it, queues and sends its contents. Every response keeps
+//! its id, device and content, so sending one that already arrived is a harmless duplicate.
+//!
+//! ```json
+//! {"format": "parole-backup/1", "device_id": "…" | null, "created_at": "RFC 3339",
+//!  "responses": [{"response": {…}, "state": "queued", "errors": [], "server_hash": null,
+//!                 "updated_at": "…"}],
+//!  "photos": [{"ref": "sha256:…", "mime": "image/jpeg", "base64": "…"}]}
+//! ```
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::outbox::{OutboxRecord, State};
+use crate::response::hex;
+
+/// The `format` of a backup file.
+pub const BACKUP_FORMAT: &str = "parole-backup/1";
+
+/// A backup file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backup {
+    pub format: String,
+    pub device_id: Option<Uuid>,
+    pub created_at: String,
+    pub responses: Vec<OutboxRecord>,
+    pub photos: Vec<BackupPhoto>,
+}
+
+/// One photo of a backup, named by its SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupPhoto {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub mime: String,
+    pub base64: String,
+}
+
+/// Why a backup file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(
+        "ce fichier n'est pas une sauvegarde Parole lisible : {0} / not a readable Parole backup"
+    )]
+    Unreadable(String),
+    #[error(
+        "format de sauvegarde inconnu « {0} » (attendu {BACKUP_FORMAT}) / unknown backup format"
+    )]
+    Format(String),
+    #[error("la photo {0} de la sauvegarde est abîmée (base64 ou empreinte) / photo damaged in the backup")]
+    DamagedPhoto(String),
+}
+
+impl Backup {
+    /// A backup of `records`: the ones not yet synced, in id order, with the photos they
+    /// name that `photo` can find (`(mime, bytes)` by reference).
+    pub fn new(
+        device_id: Option<Uuid>,
+        created_at: String,
+        records: Vec<OutboxRecord>,
+        mut photo: impl FnMut(&str) -> Option<(String, Vec<u8>)>,
+    ) -> Self {
+        let (responses, refs) = unsynced(records);
+        let photos = refs
+            .into_iter()
+            .filter_map(|reference| {
+                photo(&reference).map(|(mime, bytes)| BackupPhoto {
+                    base64: base64_encode(&bytes),
+                    reference,
+                    mime,
+                })
+            })
+            .collect();
+        Self {
+            format: BACKUP_FORMAT.to_string(),
+            device_id,
+            created_at,
+            responses,
+            photos,
+        }
+    }
+
+    /// Reads a backup file's text.
+    pub fn parse(text: &str) -> Result<Self, BackupError> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| BackupError::Unreadable(e.to_string()))?;
+        match value.get("format").and_then(Value::as_str) {
+            Some(BACKUP_FORMAT) => {}
+            Some(other) => return Err(BackupError::Format(other.to_string())),
+            None => return Err(BackupError::Unreadable("no `format`".into())),
+        }
+        serde_json::from_value(value).map_err(|e| BackupError::Unreadable(e.to_string()))
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a backup serialises")
+    }
+}
+
+impl BackupPhoto {
+    /// The photo's bytes, checked against its SHA-256 reference.
+    pub fn bytes(&self) -> Result<Vec<u8>, BackupError> {
+        let damaged = || BackupError::DamagedPhoto(self.reference.clone());
+        let bytes = base64_decode(&self.base64).ok_or_else(damaged)?;
+        if self.reference != photo_ref(&bytes) {
+            return Err(damaged());
+        }
+        Ok(bytes)
+    }
+}
+
+/// A photo's reference: `sha256:` and the lowercase hex SHA-256 of its bytes.
+pub fn photo_ref(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+/// The records a backup keeps (all but the synced ones), in id order, and the photo
+/// references they name.
+pub fn unsynced(records: Vec<OutboxRecord>) -> (Vec<OutboxRecord>, BTreeSet<String>) {
+    let mut kept: Vec<_> = records
+        .into_iter()
+        .filter(|r| r.state != State::Synced)
+        .collect();
+    kept.sort_by_key(|r| r.response.id);
+    let mut refs = BTreeSet::new();
+    for r in &kept {
+        photo_refs(&r.response.answers, &mut refs);
+    }
+    (kept, refs)
+}
+
+/// Every string of `value` shaped like a photo reference (`sha256:` + 64 hex digits), at any
+/// depth: photos may sit in sections and repeat items.
+pub fn photo_refs(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::String(s) if is_photo_ref(s) => {
+            out.insert(s.clone());
+        }
+        Value::Array(items) => items.iter().for_each(|v| photo_refs(v, out)),
+        Value::Object(map) => map.values().for_each(|v| photo_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// True for a well-formed photo reference (`^sha256:[0-9a-f]{64}$`, the format's pattern).
+pub fn is_photo_ref(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding (RFC 4648).
+pub fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Decodes standard base64 (padding optional, whitespace ignored); `None` when malformed.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        if c == b'=' {
+            break;
+        }
+        let v = BASE64.iter().position(|&a| a == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_4648_test_vectors_both_ways() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64_encode(input.as_bytes()), expected);
+            assert_eq!(base64_decode(expected).unwrap(), input.as_bytes());
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(base64_decode(&base64_encode(&all)).unwrap(), all);
+        assert_eq!(base64_decode("Zm9v!"), None);
+    }
+
+    #[test]
+    fn a_photo_whose_bytes_do_not_match_its_reference_is_refused() {
+        let good = BackupPhoto {
+            reference: photo_ref(b"jpeg"),
+            mime: "image/jpeg".into(),
+            base64: base64_encode(b"jpeg"),
+        };
+        assert_eq!(good.bytes().unwrap(), b"jpeg");
+        let bad = BackupPhoto {
+            base64: base64_encode(b"png"),
+            ..good
+        };
+        assert!(matches!(bad.bytes(), Err(BackupError::DamagedPhoto(_))));
+    }
+
+    #[test]
+    fn a_file_of_another_format_is_refused_with_its_name() {
+        let err = Backup::parse(r#"{"format": "autre/2", "responses": []}"#).unwrap_err();
+        assert!(err.to_string().contains("autre/2"), "{err}");
+        assert!(Backup::parse("<html>").is_err());
+    }
+
+    #[test]
+    fn photo_references_are_found_at_any_depth() {
+        let a = photo_ref(b"a");
+        let b = photo_ref(b"b");
+        let answers =
+            serde_json::json!({"photo": a, "lieux": [{"cliche": b}], "note": "sha256:court"});
+        let mut refs = BTreeSet::new();
+        photo_refs(&answers, &mut refs);
+        assert_eq!(refs, BTreeSet::from([a, b]));
+    }
+}
