@@ -68,19 +68,25 @@ fn is_root() -> bool {
 /// Installs what the tests need and that a fresh machine may lack.
 fn setup() -> Result<()> {
     setup_wasm_tools()?;
-    // PostgreSQL's server binaries (initdb, postgres), which the tests start themselves.
-    if !postgres_installed() {
-        apt_install(
-            &["postgresql"],
-            "PostgreSQL's server binaries were not found",
-        )?;
-    }
+    setup_postgres()?;
     // Headless Chromium and Node.js, for the phone app's browser tests.
     if !Path::new(CHROMIUM).exists() {
         apt_install(&["chromium"], "the browser tests need Chromium")?;
     }
     if !succeeds(Command::new("npm").arg("--version")) {
         apt_install(&["nodejs", "npm"], "the browser tests need Node.js and npm")?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL's server binaries (initdb, postgres), which `parole serve` and the tests start
+/// themselves.
+fn setup_postgres() -> Result<()> {
+    if !postgres_installed() {
+        apt_install(
+            &["postgresql"],
+            "PostgreSQL's server binaries were not found",
+        )?;
     }
     Ok(())
 }
@@ -367,6 +373,7 @@ fn run_server(extra: &[String]) -> Result<()> {
         Some("--") => &extra[1..],
         _ => extra,
     };
+    setup_postgres()?;
     build_web()?;
     run(cargo()
         .args(["run", "--release", "--package", "parole", "--", "serve"])
