@@ -250,13 +250,17 @@ async function showList() {
     refusedCard = section(t('refused_title'),
       el('ul', { class: 'items' }, ...rejected.map((r) => {
         const q = questionnaires.find((x) => x.slug === r.response.questionnaire);
-        const open = el('button', { type: 'button', class: 'btn btn-secondary' }, t('correct'));
+        // A response on a retired version cannot be corrected into one the server takes:
+        // say so, and offer to look at it rather than to correct it.
+        const retired = (r.errors || []).some((e) => e.code === 'version_revoked');
+        const open = el('button', { type: 'button', class: 'btn btn-secondary' }, t(retired ? 'review' : 'correct'));
         open.addEventListener('click', () => openRecord(r));
-        return el('li', { class: 'item item-rejected' },
+        return el('li', { class: `item item-rejected${retired ? ' item-retired' : ''}`, 'data-id': r.response.id },
           el('div', { class: 'item-title' }, q?.title || r.response.questionnaire),
           el('div', { class: 'item-meta' }, `${t('version_n', { n: r.response.version })} · ${t('started_on', { date: formatDate(r.response.started_at) })}`),
           el('p', { class: 'small' }, t('refused_reasons')),
           el('ul', { class: 'reasons' }, ...(r.errors || []).map((e) => el('li', {}, msg(e)))),
+          retired ? el('p', { class: 'small warn' }, t('refused_retired')) : null,
           open);
       })));
     refusedCard.id = 'refused';

@@ -474,6 +474,11 @@ pub struct VersionRow {
     pub title: String,
     pub document: Value,
     pub published_at: DateTime<Utc>,
+    /// When the version was retired (none while it is live); not read by every query.
+    #[sqlx(default)]
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[sqlx(default)]
+    pub revoked_reason: Option<String>,
 }
 
 /// One published version; `Ok(None)` when the questionnaire exists but not that version,
@@ -481,8 +486,12 @@ pub struct VersionRow {
 pub async fn version(pool: &PgPool, slug: &str, version: i32) -> Result<Option<VersionRow>> {
     let id = questionnaire_id(pool, slug).await?;
     Ok(sqlx::query_as(
-        "select $3::text as slug, version, title, document, published_at
-         from questionnaire_version where questionnaire_id = $1 and version = $2",
+        "select $3::text as slug, v.version, v.title, v.document, v.published_at,
+                r.revoked_at, r.reason as revoked_reason
+         from questionnaire_version v
+         left join questionnaire_version_revocation r
+           on r.questionnaire_id = v.questionnaire_id and r.version = v.version
+         where v.questionnaire_id = $1 and v.version = $2",
     )
     .bind(id)
     .bind(version)
@@ -499,11 +508,15 @@ pub async fn questionnaire_id(pool: &PgPool, slug: &str) -> Result<i64> {
         .ok_or(DbError::NotFound)
 }
 
-/// Every published version of a questionnaire, oldest first (for the export's columns).
+/// Every published version of a questionnaire, oldest first, the retired ones included
+/// (for the export's columns: their stored responses are exported as before).
 pub async fn versions_of(pool: &PgPool, slug: &str) -> Result<Vec<VersionRow>> {
     Ok(sqlx::query_as(
-        "select q.slug, v.version, v.title, v.document, v.published_at
+        "select q.slug, v.version, v.title, v.document, v.published_at,
+                r.revoked_at, r.reason as revoked_reason
          from questionnaire_version v join questionnaire q on q.id = v.questionnaire_id
+         left join questionnaire_version_revocation r
+           on r.questionnaire_id = v.questionnaire_id and r.version = v.version
          where q.slug = $1 order by v.version",
     )
     .bind(slug)
@@ -511,13 +524,92 @@ pub async fn versions_of(pool: &PgPool, slug: &str) -> Result<Vec<VersionRow>> {
     .await?)
 }
 
-/// The latest published version of every questionnaire, by slug.
+/// The latest live (not retired) version of every questionnaire, by slug: the phones'
+/// list. A questionnaire whose versions are all retired is absent; retiring the latest
+/// version brings back the one before it, if that one is live.
 pub async fn latest_versions(pool: &PgPool) -> Result<Vec<VersionRow>> {
     Ok(sqlx::query_as(
         "select distinct on (q.slug) q.slug, v.version, v.title, v.document, v.published_at
          from questionnaire_version v join questionnaire q on q.id = v.questionnaire_id
+         where not exists (
+             select 1 from questionnaire_version_revocation r
+             where r.questionnaire_id = v.questionnaire_id and r.version = v.version)
          order by q.slug, v.version desc",
     )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A retired version: when, and why if the coordinator said.
+#[derive(Debug, Clone, serde::Serialize, FromRow)]
+pub struct Revocation {
+    pub slug: String,
+    pub version: i32,
+    pub revoked_at: DateTime<Utc>,
+    pub revoked_reason: Option<String>,
+}
+
+/// Retires a published version (idempotent: a version already retired keeps its first
+/// time and reason). `Err(NotFound)` when the questionnaire or the version does not exist.
+pub async fn revoke_version(
+    pool: &PgPool,
+    slug: &str,
+    version: i32,
+    reason: Option<&str>,
+    revoked_by: Uuid,
+) -> Result<Revocation> {
+    let mut tx = pool.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "select v.questionnaire_id from questionnaire_version v
+         join questionnaire q on q.id = v.questionnaire_id
+         where q.slug = $1 and v.version = $2",
+    )
+    .bind(slug)
+    .bind(version)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(DbError::NotFound)?;
+    sqlx::query(
+        "insert into questionnaire_version_revocation (questionnaire_id, version, reason, revoked_by)
+         values ($1, $2, $3, $4)
+         on conflict (questionnaire_id, version) do nothing",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(reason)
+    .bind(revoked_by)
+    .execute(&mut *tx)
+    .await?;
+    let revocation = sqlx::query_as(
+        "select $3::text as slug, version, revoked_at, reason as revoked_reason
+         from questionnaire_version_revocation where questionnaire_id = $1 and version = $2",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(slug)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(revocation)
+}
+
+/// Which of the `(questionnaire id, version)` pairs are retired: ONE primary-key lookup per
+/// pair, in one statement (run once per pushed batch).
+pub async fn revoked_among(pool: &PgPool, keys: &[(i64, i32)]) -> Result<Vec<Revocation>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+    let versions: Vec<i32> = keys.iter().map(|k| k.1).collect();
+    Ok(sqlx::query_as(
+        "select q.slug, r.version, r.revoked_at, r.reason as revoked_reason
+         from unnest($1::bigint[], $2::int[]) as k(questionnaire_id, version)
+         join questionnaire_version_revocation r
+           on r.questionnaire_id = k.questionnaire_id and r.version = k.version
+         join questionnaire q on q.id = r.questionnaire_id",
+    )
+    .bind(ids)
+    .bind(versions)
     .fetch_all(pool)
     .await?)
 }

@@ -65,6 +65,10 @@ pub fn router(state: AppState) -> Router {
             get(get_version),
         )
         .route(
+            "/api/v1/questionnaires/{slug}/versions/{n}/revoke",
+            post(revoke_version),
+        )
+        .route(
             "/api/v1/questionnaires/{slug}/responses.ndjson",
             get(export_ndjson),
         )
@@ -286,7 +290,12 @@ async fn get_questionnaire(
     let versions: Vec<Value> = db::versions_of(&state.pool, &slug)
         .await?
         .into_iter()
-        .map(|v| json!({"version": v.version, "title": v.title, "published_at": v.published_at}))
+        .map(|v| {
+            json!({
+                "version": v.version, "title": v.title, "published_at": v.published_at,
+                "revoked_at": v.revoked_at, "revoked_reason": v.revoked_reason,
+            })
+        })
         .collect();
     Ok(Json(
         json!({"slug": slug, "draft": draft, "versions": versions}),
@@ -331,8 +340,65 @@ async fn get_version(
         .ok_or_else(AppError::not_found)?;
     Ok(Json(json!({
         "slug": v.slug, "version": v.version, "title": v.title,
-        "published_at": v.published_at, "document": v.document,
+        "published_at": v.published_at, "revoked_at": v.revoked_at,
+        "revoked_reason": v.revoked_reason, "document": v.document,
     })))
+}
+
+/// The longest reason a retirement may give (it is shown on the phones).
+pub const MAX_REVOKE_REASON_CHARS: usize = 500;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RevokeVersion {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/questionnaires/{slug}/versions/{n}/revoke` (coordinator): retires a
+/// published version, as ODK Central's "closed" forms. The phones stop getting it, and the
+/// server refuses the responses filled against it (`version_revoked`); those already stored
+/// stay. Idempotent: 200 with the retirement, the first one's time and reason standing.
+/// The body (`{"reason": "…"}`) is optional.
+async fn revoke_version(
+    State(state): State<AppState>,
+    Coordinator(user): Coordinator,
+    Path((slug, n)): Path<(String, String)>,
+    body: bytes::Bytes,
+) -> Result<Json<db::Revocation>, AppError> {
+    let n: i32 = n.parse().map_err(|_| AppError::not_found())?;
+    let req: RevokeVersion = if body.iter().all(u8::is_ascii_whitespace) {
+        RevokeVersion::default()
+    } else {
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|e| AppError::BadRequest(crate::error::json_syntax_message(&e)))?;
+        crate::error::from_value_with_path(value).map_err(|e| AppError::Invalid {
+            message: format!("{} / {}", e.message, e.message_en),
+            errors: vec![e],
+        })?
+    };
+    let reason = req
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    if reason.is_some_and(|r| r.chars().count() > MAX_REVOKE_REASON_CHARS) {
+        return Err(AppError::field(
+            "/reason",
+            "max_length",
+            &format!("le motif doit faire au plus {MAX_REVOKE_REASON_CHARS} caractères"),
+            &format!("the reason must be at most {MAX_REVOKE_REASON_CHARS} characters"),
+        ));
+    }
+    let revocation = db::revoke_version(&state.pool, &slug, n, reason, user)
+        .await
+        .map_err(|e| match e {
+            db::DbError::NotFound => AppError::NotFound(format!(
+                "pas de version {n} du questionnaire « {slug} » / no version {n} of questionnaire `{slug}`"
+            )),
+            e => e.into(),
+        })?;
+    Ok(Json(revocation))
 }
 
 // ---------------------------------------------------------------------------------------------

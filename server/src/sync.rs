@@ -7,6 +7,10 @@
 //! versions are immutable). The batch is stored in ONE transaction with `insert … on
 //! conflict (id) do nothing`, then the held hashes are looked up: `accepted`, `duplicate`
 //! (same id, same hash), `conflict` (same id, other hash: nothing overwritten), `rejected`.
+//! A response filled against a retired version (`POST …/versions/{n}/revoke`) is
+//! `rejected` with `version_revoked` at `/version`: the parsed versions stay cached (they
+//! are immutable), and the retirements of the batch's versions are read with ONE
+//! primary-key query per batch, so a second server process sees a retirement at once.
 //! The photos each accepted response names are recorded in the same transaction
 //! (`response_photo`): a response is stored whether or not its photos have arrived (see
 //! [`crate::attachment`]). The transaction commits before the answer is sent.
@@ -130,6 +134,14 @@ enum Item {
         id: Option<Uuid>,
         errors: Vec<ValidationError>,
     },
+    /// Filled against a retired version: refused, unless the server already holds it with
+    /// this content hash (stored before the retirement, its receipt lost): then `duplicate`,
+    /// so that a phone whose sync was cut off never sees a stored response as refused.
+    Retired {
+        id: Uuid,
+        content_hash: String,
+        error: ValidationError,
+    },
     Valid {
         row: Box<NewResponse>,
     },
@@ -213,6 +225,18 @@ pub async fn push(
         .map(|w| (w.questionnaire.clone(), w.version))
         .collect();
     let resolved = cache.resolve(pool, keys).await?;
+    let found: Vec<(i64, i32)> = resolved
+        .iter()
+        .filter_map(|((_, version), r)| match r {
+            Resolved::Found(c) => Some((c.questionnaire_id, *version)),
+            _ => None,
+        })
+        .collect();
+    let revoked: HashMap<(String, i32), db::Revocation> = db::revoked_among(pool, &found)
+        .await?
+        .into_iter()
+        .map(|r| ((r.slug.clone(), r.version), r))
+        .collect();
 
     // 3. Validation (CPU-bound for a big batch: off the async threads).
     let items: Vec<Item> = {
@@ -222,7 +246,7 @@ pub async fn push(
                 .into_iter()
                 .map(|w| match w {
                     Err(item) => item,
-                    Ok(w) => validate_one(w, sender, &resolved),
+                    Ok(w) => validate_one(w, sender, &resolved, &revoked),
                 })
                 .collect()
         })
@@ -241,7 +265,7 @@ pub async fn push(
                     to_insert.push((**row).clone());
                 }
             }
-            Item::Rejected { id: Some(id), .. } => also_ask.push(*id),
+            Item::Rejected { id: Some(id), .. } | Item::Retired { id, .. } => also_ask.push(*id),
             Item::Rejected { id: None, .. } => {}
         }
     }
@@ -252,6 +276,24 @@ pub async fn push(
     let results = items
         .into_iter()
         .map(|item| match item {
+            Item::Retired {
+                id,
+                content_hash,
+                error,
+            } => {
+                let held = outcome.held.get(&id).cloned();
+                let (status, errors) = if held.as_deref() == Some(content_hash.as_str()) {
+                    (ItemStatus::Duplicate, Vec::new())
+                } else {
+                    (ItemStatus::Rejected, vec![error])
+                };
+                PushResult {
+                    id: Some(ResponseId(id)),
+                    status,
+                    content_hash: held.map(ContentHash),
+                    errors,
+                }
+            }
             Item::Rejected { id, errors } => PushResult {
                 id: id.map(ResponseId),
                 status: ItemStatus::Rejected,
@@ -282,10 +324,42 @@ pub async fn push(
     Ok(PushResponse { results })
 }
 
+/// The refusal of a response filled against a retired version: names the questionnaire,
+/// the version and the coordinator's reason, and says what to do.
+fn revoked_error(r: &db::Revocation) -> ValidationError {
+    let reason = r
+        .revoked_reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_end_matches(['.', ' ']).to_string());
+    let (fr_why, en_why) = match &reason {
+        Some(why) => (format!(" : {why}"), format!(": {why}")),
+        None => (String::new(), String::new()),
+    };
+    error(
+        "/version",
+        "version_revoked",
+        format!(
+            "La version {v} du questionnaire « {s} » a été retirée par la coordination{fr_why}. \
+             Elle ne reçoit plus de réponses : parlez-en à votre coordination.",
+            v = r.version,
+            s = r.slug,
+        ),
+        format!(
+            "Version {v} of questionnaire `{s}` was retired by the coordination{en_why}. \
+             It no longer takes responses: talk to your coordinator.",
+            v = r.version,
+            s = r.slug,
+        ),
+    )
+}
+
 fn validate_one(
     w: WireResponse,
     sender: Uuid,
     resolved: &HashMap<(String, i32), Resolved>,
+    revoked: &HashMap<(String, i32), db::Revocation>,
 ) -> Item {
     let id = w.id.0;
     let reject = |errors| Item::Rejected {
@@ -302,6 +376,18 @@ fn validate_one(
         errors.push(e.clone());
     }
     let key = (w.questionnaire.clone(), w.version);
+    if let (Some(Resolved::Found(_)), Some(r)) = (resolved.get(&key), revoked.get(&key)) {
+        // Its answers are not checked: no correction makes it receivable.
+        if !errors.is_empty() {
+            errors.push(revoked_error(r));
+            return reject(errors);
+        }
+        return Item::Retired {
+            id,
+            content_hash: w.into_response(Some(sender)).content_hash().0,
+            error: revoked_error(r),
+        };
+    }
     let cached = match resolved.get(&key) {
         Some(Resolved::Found(c)) => Some(c),
         Some(Resolved::UnknownVersion) => {

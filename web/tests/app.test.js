@@ -281,46 +281,107 @@ describe('the phone app', { timeout: 10 * T }, () => {
     }
   });
 
-  test('a response the server refuses shows its reasons, and can be corrected and resent', { timeout: T }, async (t) => {
+  test('a response the server refuses shows its reasons: filled offline on a version the coordination then retired', { timeout: T }, async (t) => {
+    // Its own questionnaire (the parole-habitants document under another slug and title), so
+    // that retiring it changes nothing for the other tests.
+    const RETIRED = 'habitants-pilote';
+    const doc = fixture('parole-habitants.json');
+    doc.title = 'Enquête pilote — votre quartier';
+    doc['x-i18n'].en.title = 'Pilot survey — your neighbourhood';
+    assert.equal(await api.publish(RETIRED, doc), 1);
     const phone = await launchPhone();
     phone.name = t.name;
     try {
       const { context } = phone;
       const page = await enrolPhone(phone, 'Dominique');
-      // The server refuses what it receives: the phone number arrives mangled on the way
-      // (the phone's own validation is the server's, so only the server can refuse it).
-      let tamper = true;
-      await context.route('**/api/v1/sync/responses', async (route) => {
-        if (!tamper) return route.continue();
-        const body = JSON.parse(route.request().postData());
-        for (const r of body.responses) if (r.answers.telephone) r.answers.telephone = '12';
-        return route.continue({ postData: JSON.stringify(body) });
-      });
-      await startQuestionnaire(page);
+      const pilot = page.locator('.item-questionnaire', { hasText: 'Enquête pilote' });
+      await pilot.waitFor();
+      await waitForServiceWorker(page);
+
+      // Offline, the interviewer fills and completes a response on version 1.
+      await context.setOffline(true);
+      await startQuestionnaire(page, 'Enquête pilote');
       await fillHabitants(page, { photo: false, location: false });
       await page.getByRole('button', { name: 'Terminer' }).click();
-      await page.locator('[data-count="rejected"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
-      const refused = page.locator('#refused');
-      await refused.waitFor();
-      const reasons = await refused.locator('.reasons li').allTextContents();
-      assert.ok(reasons.length >= 1, 'the reasons are listed');
-      assert.ok(reasons.some((r) => /telephone|Téléphone|format|motif|correspond/i.test(r)), `reasons name the problem: ${reasons}`);
-      await refused.scrollIntoViewIfNeeded();
-      await shot(page, '09-refused');
-      assert.equal((await api.exportNdjson(SLUG)).filter((l) => l.answers.prenom === 'Awa' && l.device_id === null).length, 0);
+      await page.locator('[data-count="queued"] .count-n', { hasText: '1' }).waitFor();
+      const [mine] = (await records(page)).filter((r) => r.state === 'queued');
+      assert.equal(mine.response.questionnaire, RETIRED);
+      assert.equal(mine.response.version, 1);
 
-      // Correct and resend.
-      tamper = false;
-      await refused.getByRole('button', { name: 'Corriger et renvoyer' }).click();
-      await page.locator('.banner-error').waitFor();
-      await shot(page, '10-refused-open');
-      await page.getByLabel('Téléphone').fill('07 98 76 54 32');
+      // Meanwhile the coordination retires version 1 (over the API) and publishes version 2.
+      const reason = 'la question sur les priorités change';
+      const revoked = await api.call('POST', `/api/v1/questionnaires/${RETIRED}/versions/1/revoke`, { reason });
+      assert.equal(revoked.status, 200);
+      assert.equal(revoked.json.revoked_reason, reason);
+      assert.equal(await api.publish(RETIRED, doc), 2);
+
+      // Back online, the phone syncs: the server refuses the response, with its reason.
+      await context.setOffline(false);
+      await page.locator('[data-count="rejected"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
+      await page.locator('[data-count="queued"] .count-n', { hasText: '0' }).waitFor();
+      const refused = page.locator('#refused');
+      const item = refused.locator(`.item-rejected[data-id="${mine.response.id}"]`);
+      await item.waitFor();
+      const reasons = await item.locator('.reasons li').allTextContents();
+      assert.equal(reasons.length, 1, `one reason: ${reasons}`);
+      assert.ok(reasons[0].startsWith(`La version 1 du questionnaire « ${RETIRED} » a été retirée par la coordination : ${reason}.`), reasons[0]);
+      assert.match(await item.locator('.item-meta').textContent(), /version 1/);
+      await item.getByText('Elle reste sur ce téléphone et dans la sauvegarde').waitFor();
+      assert.equal(await item.getByRole('button', { name: 'Corriger et renvoyer' }).count(), 0, 'no correction offered: none would make it receivable');
+      await refused.scrollIntoViewIfNeeded();
+      await shot(page, '09-refused-retired');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+      assert.equal(overflow, false, 'the refusal fits 360 px');
+      // The phone now offers version 2 for new interviews.
+      await pilot.filter({ hasText: 'version 2' }).waitFor();
+      assert.equal((await api.exportNdjson(RETIRED)).length, 0, 'nothing stored on the server');
+
+      // Never silently dropped: it is still there, with its reasons, after a reload…
+      await page.reload();
+      await item.locator('.reasons li', { hasText: reason }).waitFor();
+      const [kept] = (await records(page)).filter((r) => r.response.id === mine.response.id);
+      assert.equal(kept.state, 'rejected');
+      assert.equal(kept.errors[0].code, 'version_revoked');
+      assert.deepEqual(kept.response.answers, mine.response.answers, 'its answers are untouched');
+
+      // … and in the backup file, with its state and the server's reasons.
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: /Télécharger une sauvegarde/ }).click(),
+      ]);
+      const backup = JSON.parse(readFileSync(await download.path(), 'utf8'));
+      const inBackup = backup.responses.filter((r) => r.response.id === mine.response.id);
+      assert.equal(inBackup.length, 1, 'the refused response is in the backup');
+      assert.equal(inBackup[0].state, 'rejected');
+      assert.equal(inBackup[0].response.version, 1);
+      assert.equal(inBackup[0].errors[0].code, 'version_revoked');
+
+      // Re-opened, it stays on its own version 1 (never moved to version 2), the reason on
+      // top; resending it is refused again, and it stays in the refused list.
+      await item.getByRole('button', { name: 'Revoir la réponse' }).click();
+      const banner = page.locator('.banner-error');
+      await banner.waitFor();
+      assert.match(await banner.textContent(), /a été retirée par la coordination/);
+      assert.equal((await page.locator('.fill-version').textContent()).trim(), 'version 1');
+      assert.equal(await page.getByLabel('Lequel ?').inputValue(), 'Les Hauts-Pavés');
+      await shot(page, '10-refused-retired-open');
       await page.getByRole('button', { name: 'Renvoyer' }).click();
-      await page.locator('[data-count="synced"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
-      const [rec] = (await records(page)).filter((r) => r.state === 'synced');
-      const mine = (await api.exportNdjson(SLUG)).filter((l) => l.id === rec.response.id);
-      assert.equal(mine.length, 1);
-      assert.equal(mine[0].answers.telephone, '07 98 76 54 32');
+      await page.locator('[data-count="rejected"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
+      await page.locator('[data-count="queued"] .count-n', { hasText: '0' }).waitFor();
+      const after = (await records(page)).filter((r) => r.response.id === mine.response.id);
+      assert.equal(after.length, 1);
+      assert.equal(after[0].state, 'rejected');
+      assert.equal(after[0].response.version, 1, 'still on version 1');
+      assert.equal((await counts(page)).synced, 0);
+      assert.equal((await api.exportNdjson(RETIRED)).length, 0);
+
+      // Once every version is retired the questionnaire leaves the phone's list; the refused
+      // response stays.
+      await api.call('POST', `/api/v1/questionnaires/${RETIRED}/versions/2/revoke`);
+      await page.getByRole('button', { name: 'Synchroniser' }).click();
+      await pilot.waitFor({ state: 'detached', timeout: 30_000 });
+      await item.locator('.reasons li', { hasText: reason }).waitFor();
+      await page.locator('.item-questionnaire', { hasText: 'Parole d\'habitants' }).waitFor();
     } catch (e) {
       await diagnose(phone);
       throw e;
