@@ -47,10 +47,14 @@ pub enum QuestionnaireCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum InterviewerCommand {
-    /// Create an interviewer and print its one-time enrolment code and link.
+    /// Create an interviewer and print its one-time enrolment code, link and QR code (the
+    /// interviewer scans it with the phone's camera, which opens the app and enrols).
     Create {
         #[arg(long)]
         name: String,
+        /// Also write the QR code as an SVG file, to print.
+        #[arg(long)]
+        qr_svg: Option<PathBuf>,
         #[command(flatten)]
         staff: Staff,
     },
@@ -206,7 +210,11 @@ pub async fn questionnaire(cmd: QuestionnaireCommand, lang: Lang) -> anyhow::Res
 
 pub async fn interviewer(cmd: InterviewerCommand, lang: Lang) -> anyhow::Result<ExitCode> {
     match cmd {
-        InterviewerCommand::Create { name, staff } => {
+        InterviewerCommand::Create {
+            name,
+            qr_svg,
+            staff,
+        } => {
             let session = Session::open(&staff, lang).await?;
             let (status, body) = session
                 .call(
@@ -228,11 +236,25 @@ pub async fn interviewer(cmd: InterviewerCommand, lang: Lang) -> anyhow::Result<
                 "{} {code}",
                 lang.pick("code d'enrôlement :", "enrolment code:")
             );
+            let link = format!("{}/app/#enrol={code}", session.server);
+            println!("{} {link}", lang.pick("lien :", "link:"));
+            let qr = qrcode::QrCode::new(link.as_bytes()).context("QR code")?;
             println!(
-                "{} {}/app/#enrol={code}",
-                lang.pick("lien :", "link:"),
-                session.server
+                "{}",
+                qr.render::<qrcode::render::unicode::Dense1x2>()
+                    .dark_color(qrcode::render::unicode::Dense1x2::Light)
+                    .light_color(qrcode::render::unicode::Dense1x2::Dark)
+                    .build()
             );
+            if let Some(path) = qr_svg {
+                let svg = qr
+                    .render::<qrcode::render::svg::Color>()
+                    .min_dimensions(400, 400)
+                    .build();
+                std::fs::write(&path, svg)
+                    .with_context(|| format!("écriture de {}", path.display()))?;
+                println!("{} {}", lang.pick("QR code :", "QR code:"), path.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

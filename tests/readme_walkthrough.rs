@@ -1,0 +1,164 @@
+//! The README's walk-through, command by command, with the real `parole` binary against a
+//! real server: publish an example questionnaire, create an interviewer (code, link, QR
+//! code), enrol, pull, fill (a valid and an invalid response), sync, export as CSV.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::{ServerProcess, ADMIN_PASSWORD};
+
+fn parole(server: &str, client_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_parole"))
+        .args(["--client-dir", client_dir.to_str().unwrap()])
+        .args(args)
+        .env("PAROLE_SERVER", server)
+        .env("PAROLE_PASSWORD", ADMIN_PASSWORD)
+        .output()
+        .expect("run parole")
+}
+
+fn ok(out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn a_newcomer_publishes_enrols_fills_syncs_and_exports_with_the_cli() {
+    let db = parole_server::testing::test_db().await;
+    let server = ServerProcess::start(&db.url).await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let client = dir.path().join("client");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/examples/besoins-formation.json"
+    );
+
+    let out = ok(parole(
+        &url,
+        &client,
+        &[
+            "questionnaire",
+            "publish",
+            "--slug",
+            "besoins-formation",
+            "--file",
+            example,
+        ],
+    ));
+    assert!(out.contains("besoins-formation version 1"), "{out}");
+
+    let svg = dir.path().join("camille.svg");
+    let out = ok(parole(
+        &url,
+        &client,
+        &[
+            "interviewer",
+            "create",
+            "--name",
+            "Camille",
+            "--qr-svg",
+            svg.to_str().unwrap(),
+        ],
+    ));
+    let link = out
+        .lines()
+        .find_map(|l| l.strip_prefix("lien : "))
+        .unwrap_or_else(|| panic!("no link in {out}"));
+    let code = link.split_once("#enrol=").unwrap().1;
+    assert!(link.starts_with(&format!("{url}/app/#enrol=")), "{link}");
+    assert!(
+        out.contains('█'),
+        "a QR code is drawn in the terminal: {out}"
+    );
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+
+    ok(parole(
+        &url,
+        &client,
+        &["enrol", "--server", &url, "--code", code],
+    ));
+    ok(parole(&url, &client, &["pull"]));
+
+    let answers = dir.path().join("answers.json");
+    std::fs::write(
+        &answers,
+        r#"{"conseil": "malakoff", "role": "habitant", "themes": ["budget"], "format_prefere": "atelier", "remarques": "Plutôt le samedi"}"#,
+    )
+    .unwrap();
+    let out = ok(parole(
+        &url,
+        &client,
+        &[
+            "fill",
+            "besoins-formation",
+            "--answers",
+            answers.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.starts_with("queued "), "{out}");
+
+    // An invalid response is refused with every error, in French, and not queued.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"conseil": "atlantis"}"#).unwrap();
+    let refused = parole(
+        &url,
+        &client,
+        &[
+            "fill",
+            "besoins-formation",
+            "--answers",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("/conseil") && stderr.contains("/role"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("obligatoire"), "{stderr}");
+
+    let out = ok(parole(&url, &client, &["sync"]));
+    assert!(out.contains("acceptées 1"), "{out}");
+    let out = ok(parole(&url, &client, &["status"]));
+    assert!(
+        out.contains("en file 0") && out.contains("synchronisées 1"),
+        "{out}"
+    );
+
+    let csv = dir.path().join("reponses.csv");
+    ok(parole(
+        &url,
+        &client,
+        &[
+            "export",
+            "besoins-formation",
+            "--format",
+            "csv",
+            "-o",
+            csv.to_str().unwrap(),
+            "--server",
+            &url,
+            "--username",
+            "admin",
+        ],
+    ));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    let cell = |name: &str| &rows[0][header.iter().position(|h| h == name).unwrap()];
+    assert_eq!(cell("conseil"), "malakoff");
+    assert_eq!(cell("themes"), "budget");
+    assert_eq!(cell("remarques"), "Plutôt le samedi");
+    assert_eq!(cell("version"), "1");
+}
