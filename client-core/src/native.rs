@@ -524,20 +524,11 @@ impl ApiClient {
         code: &str,
         device_name: &str,
     ) -> Result<EnrolResponse, ApiError> {
-        let resp = self
-            .client
-            .post(format!("{}/api/v1/enrol", base(server)))
-            .json(&EnrolRequest {
-                code: code.to_string(),
-                device_name: device_name.to_string(),
-            })
-            .send()
-            .await
-            .map_err(map_reqwest)?;
-        if !resp.status().is_success() {
-            return Err(status_error(resp).await.into());
-        }
-        Ok(read_json(resp).await?)
+        let request = EnrolRequest {
+            code: code.to_string(),
+            device_name: device_name.to_string(),
+        };
+        self.post_json(server, "/api/v1/enrol", &request).await
     }
 
     /// `POST /api/v1/auth/login` `{"username","password"}` → `{"token","role"}`.
@@ -547,13 +538,24 @@ impl ApiClient {
         username: &str,
         password: &str,
     ) -> Result<LoginResponse, ApiError> {
+        let request = LoginRequest {
+            username: username.to_string(),
+            password: password.to_string(),
+        };
+        self.post_json(server, "/api/v1/auth/login", &request).await
+    }
+
+    /// POSTs `body` as JSON to `path`; a success's JSON body, or the server's error.
+    async fn post_json<R: serde::de::DeserializeOwned>(
+        &self,
+        server: &str,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<R, ApiError> {
         let resp = self
             .client
-            .post(format!("{}/api/v1/auth/login", base(server)))
-            .json(&LoginRequest {
-                username: username.to_string(),
-                password: password.to_string(),
-            })
+            .post(format!("{}{path}", base(server)))
+            .json(body)
             .send()
             .await
             .map_err(map_reqwest)?;
