@@ -77,7 +77,11 @@ function setOnlineBadge() {
 
 function renderChrome() {
   document.documentElement.lang = getLang();
+  const skip = document.querySelector('.skip');
+  if (skip) skip.textContent = t('skip_to_content');
   const sw = document.getElementById('lang');
+  // Drawn again on a switch: the keyboard's focus stays on the language button.
+  const focusedLang = sw.contains(document.activeElement) ? document.activeElement.lang : null;
   clear(sw);
   sw.setAttribute('aria-label', t('lang_switch'));
   for (const l of UI_LANGUAGES) {
@@ -95,6 +99,7 @@ function renderChrome() {
       else if (app.screen === 'enrol') showEnrol({ keep: true });
     });
     sw.append(b);
+    if (l === focusedLang) b.focus();
   }
   setOnlineBadge();
   const upd = document.getElementById('update');
@@ -182,6 +187,7 @@ function showEnrol({ code = '', auto = false, keep = false } = {}) {
       app.lastSyncMessage = '';
       await syncNow({ quiet: true });
       await showList();
+      focusMain();
       startSyncLoop();
     } catch (e) {
       console.warn('enrol:', e);
@@ -225,12 +231,17 @@ async function showList() {
   if (app.screen !== 'list') return;
   const root = main();
   const scroll = window.scrollY;
+  // The list is drawn again after every sync (every minute): the keyboard's focus must not be
+  // thrown back to the top of the page each time. Every button has a stable `data-focus`.
+  const focused = document.activeElement;
+  const focusKey = root.contains(focused) ? focused.dataset?.focus : null;
   clear(root);
 
   // Outbox
-  const syncBtn = el('button', { type: 'button', class: counts.queued ? 'btn btn-primary' : 'btn btn-secondary btn-wide', id: 'sync-btn' }, t('sync_now'));
-  syncBtn.addEventListener('click', () => syncNow({ quiet: false }));
-  if (app.syncing) { syncBtn.disabled = true; syncBtn.textContent = t('syncing'); }
+  const syncBtn = el('button', { type: 'button', class: counts.queued ? 'btn btn-primary' : 'btn btn-secondary btn-wide', id: 'sync-btn', 'data-focus': 'sync' }, t('sync_now'));
+  syncBtn.addEventListener('click', () => { if (!app.syncing) syncNow({ quiet: false }); });
+  // aria-disabled rather than disabled: a disabled button loses the keyboard's focus.
+  if (app.syncing) { syncBtn.setAttribute('aria-disabled', 'true'); syncBtn.textContent = t('syncing'); }
   const count = (n, label, cls, key) => el('div', { class: `count ${cls}`, 'data-count': key },
     el('span', { class: 'count-n' }, String(n)), el('span', { class: 'count-label' }, label));
   const outbox = section(t('outbox'),
@@ -253,7 +264,7 @@ async function showList() {
         // A response on a retired version cannot be corrected into one the server takes:
         // say so, and offer to look at it rather than to correct it.
         const retired = (r.errors || []).some((e) => e.code === 'version_revoked');
-        const open = el('button', { type: 'button', class: 'btn btn-secondary' }, t(retired ? 'review' : 'correct'));
+        const open = el('button', { type: 'button', class: 'btn btn-secondary', 'data-focus': `open:${r.response.id}` }, t(retired ? 'review' : 'correct'));
         open.addEventListener('click', () => openRecord(r));
         return el('li', { class: `item item-rejected${retired ? ' item-retired' : ''}`, 'data-id': r.response.id },
           el('div', { class: 'item-title' }, q?.title || r.response.questionnaire),
@@ -277,9 +288,9 @@ async function showList() {
   const draftsCard = section(t('drafts'),
     el('ul', { class: 'items' }, ...drafts.map((r) => {
       const q = questionnaires.find((x) => x.slug === r.response.questionnaire);
-      const resume = el('button', { type: 'button', class: 'btn btn-primary' }, t('resume'));
+      const resume = el('button', { type: 'button', class: 'btn btn-primary', 'data-focus': `resume:${r.response.id}` }, t('resume'));
       resume.addEventListener('click', () => openRecord(r));
-      const del = el('button', { type: 'button', class: 'btn btn-ghost' }, t('delete'));
+      const del = el('button', { type: 'button', class: 'btn btn-ghost', 'data-focus': `delete:${r.response.id}` }, t('delete'));
       del.addEventListener('click', async () => {
         if (!window.confirm(t('delete_confirm'))) return;
         await app.client.deleteDraft(r.response.id);
@@ -296,7 +307,7 @@ async function showList() {
   const qCard = section(t('questionnaires'),
     questionnaires.length === 0 ? el('p', { class: 'muted' }, t('no_questionnaires')) : el('ul', { class: 'items' }, ...questionnaires.map((q) => {
       const title = q.model?.i18n?.[getLang()]?.title ?? q.title;
-      const go = el('button', { type: 'button', class: 'btn btn-primary', 'aria-label': `${t('start')} : ${title}` }, t('start'));
+      const go = el('button', { type: 'button', class: 'btn btn-primary', 'aria-label': `${t('start')} : ${title}`, 'data-focus': `start:${q.slug}` }, t('start'));
       go.addEventListener('click', () => startNew(q));
       return el('li', { class: 'item item-questionnaire', 'data-slug': q.slug },
         el('div', { class: 'item-title' }, title),
@@ -306,7 +317,7 @@ async function showList() {
   qCard.id = 'questionnaires';
 
   // Storage and backup
-  const backupBtn = el('button', { type: 'button', class: 'btn btn-secondary', id: 'backup-btn' }, '⬇ ', t('backup'));
+  const backupBtn = el('button', { type: 'button', class: 'btn btn-secondary', id: 'backup-btn', 'data-focus': 'backup' }, '⬇ ', t('backup'));
   backupBtn.addEventListener('click', downloadBackup);
   const storageCard = section(t('storage'), el('div', { id: 'storage-info' }),
     el('p', { class: 'small' }, t('backup_help')), backupBtn,
@@ -317,6 +328,14 @@ async function showList() {
   root.append(outbox, ...[refusedCard, conflictCard, drafts.length ? draftsCard : null].filter(Boolean), qCard, storageCard);
   renderStorage();
   window.scrollTo(0, scroll);
+  if (focusKey) root.querySelector(`[data-focus="${CSS.escape(focusKey)}"]`)?.focus({ preventScroll: true });
+}
+
+/** After a screen change the focused control is gone: the keyboard starts again from the
+ * new screen's content rather than from the top of the page. */
+function focusMain() {
+  const a = document.activeElement;
+  if (!a || a === document.body || !a.isConnected) main().focus({ preventScroll: true });
 }
 
 async function startNew(q) {
@@ -340,6 +359,7 @@ async function openRecord(record, known) {
       if (window.history.state?.screen === 'fill') window.history.back();
       await showList();
       window.scrollTo(0, 0);
+      focusMain();
       if (message) toast(message);
       if (opts.sync) syncNow({ quiet: true });
     },
@@ -361,7 +381,7 @@ async function syncNow({ quiet }) {
     return null;
   }
   const btn = document.getElementById('sync-btn');
-  if (btn) { btn.disabled = true; btn.textContent = t('syncing'); }
+  if (btn) { btn.setAttribute('aria-disabled', 'true'); btn.textContent = t('syncing'); }
   app.syncing = (async () => {
     let report = null;
     try {

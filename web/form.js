@@ -196,7 +196,7 @@ export class FillScreen {
       el('div', { class: 'fill-bar' }, back, el('span', { class: 'fill-version' }, t('version_n', { n: this.q.version })), langPicker),
       el('div', { class: 'fill-progress' }, this.progressBar, el('div', { class: 'progress-row' }, this.progressText, this.saveStatus)));
     const intro = el('div', { class: 'fill-intro' },
-      el('h1', { class: 'fill-title' }, title));
+      el('h1', { class: 'fill-title', tabindex: '-1' }, title));
     const desc = this.model.i18n?.[lang]?.description ?? this.model.description;
     if (desc) intro.append(el('p', { class: 'fill-desc' }, desc));
     if (this.state === 'rejected' && this.serverErrors.length) {

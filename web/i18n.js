@@ -9,6 +9,7 @@ const STRINGS = {
     online: 'En ligne',
     offline: 'Hors ligne',
     lang_switch: 'Langue de l’interface',
+    skip_to_content: 'Aller au contenu',
     // enrolment
     enrol_title: 'Inscrire ce téléphone',
     enrol_intro: 'Ouvrez le lien d’inscription reçu de votre coordination, ou saisissez son code ci-dessous.',
@@ -113,6 +114,7 @@ const STRINGS = {
     online: 'Online',
     offline: 'Offline',
     lang_switch: 'Interface language',
+    skip_to_content: 'Skip to the content',
     enrol_title: 'Enrol this phone',
     enrol_intro: 'Open the enrolment link you received from your coordinator, or type its code below.',
     enrol_code: 'Enrolment code',

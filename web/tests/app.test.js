@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   startServer, adminApi, appOrigin, launchPhone, waitForServiceWorker, shot, tinyPng, fixture,
-  sleep, SHOTS, WEB_DIR,
+  sleep, SHOTS, WEB_DIR, axeViolations, formatViolations,
 } from './helpers.js';
 
 const SLUG = 'parole-habitants';
@@ -390,6 +390,136 @@ describe('the phone app', { timeout: 10 * T }, () => {
     }
   });
 
+  test('a new questionnaire version does not break a draft started on the old one: it is finished and sent on version 1', { timeout: T }, async (t) => {
+    // Its own slug (the parole-habitants document), so that version 2 changes nothing for the
+    // other tests.
+    const SLUG_V = 'habitants-versions';
+    const v1 = fixture('parole-habitants.json');
+    v1.title = 'Enquête versions — votre quartier';
+    v1['x-i18n'].en.title = 'Versions survey — your neighbourhood';
+    assert.equal(await api.publish(SLUG_V, v1), 1);
+    // Version 2: « Vous êtes : » removed, the age bands changed (25–39 split in two), and a new
+    // required question. A version-1 draft is invalid against it three times over.
+    const v2 = structuredClone(v1);
+    delete v2.properties.genre;
+    v2.properties.tranche_age.oneOf = [
+      { const: '15_24', title: '15–24 ans' }, { const: '25_34', title: '25–34 ans' },
+      { const: '35_49', title: '35–49 ans' }, { const: '50_plus', title: '50 ans et plus' },
+    ];
+    v2.properties.transport = {
+      type: 'string', title: 'Comment venez-vous dans le quartier ?',
+      oneOf: [{ const: 'pied', title: 'À pied' }, { const: 'tram', title: 'En tram' }, { const: 'voiture', title: 'En voiture' }],
+      'x-i18n': { en: { title: 'How do you get to the neighbourhood?' } },
+    };
+    v2.required = [...v2.required, 'transport'];
+
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const { context } = phone;
+      const page = await enrolPhone(phone, 'Sam');
+      const item = page.locator('.item-questionnaire', { hasText: 'Enquête versions' });
+      await item.filter({ hasText: 'version 1' }).waitFor();
+      await waitForServiceWorker(page);
+
+      // Offline, a draft on version 1, with answers to questions that version 2 removes or
+      // changes.
+      await context.setOffline(true);
+      await startQuestionnaire(page, 'Enquête versions');
+      assert.equal((await page.locator('.fill-version').textContent()).trim(), 'version 1');
+      await page.getByLabel('Dans quel quartier habitez-vous ?').selectOption({ label: 'Malakoff' });
+      await group(page, 'Depuis combien de temps habitez-vous ce quartier ?').getByLabel('1 à 5 ans').check();
+      await group(page, 'Quel âge avez-vous ?').getByLabel('25–39 ans').check();
+      await group(page, 'Vous êtes :').getByLabel('Une femme').check();
+      await waitSaved(page);
+      const [draft] = (await records(page)).filter((r) => r.state === 'draft' && r.response.questionnaire === SLUG_V);
+      assert.equal(draft.response.version, 1);
+
+      // The coordination publishes version 2 while the draft is still open on the phone.
+      assert.equal(await api.publish(SLUG_V, v2), 2);
+      await context.setOffline(false);
+      await page.waitForFunction((slug) => window.parole.client.questionnaires()
+        .then((qs) => qs.some((q) => q.slug === slug && q.version === 2)), SLUG_V, { timeout: 30_000 });
+      // The open form is unchanged (version 1) and goes on saving.
+      assert.equal((await page.locator('.fill-version').textContent()).trim(), 'version 1');
+      await group(page, 'Aimeriez-vous y participer ?').getByLabel('Peut-être').check();
+      await waitSaved(page);
+      assert.equal(await page.getByRole('group', { name: 'Comment venez-vous dans le quartier ?' }).count(), 0);
+      await page.getByRole('button', { name: /Retour/ }).click();
+
+      // The list offers version 2 for new interviews; the draft says version 1, also after the
+      // app is closed and reopened.
+      await item.filter({ hasText: 'version 2' }).waitFor();
+      await page.close();
+      const page2 = await context.newPage();
+      await page2.goto(`${origin}/app/`);
+      const item2 = page2.locator('.item-questionnaire', { hasText: 'Enquête versions' });
+      await item2.filter({ hasText: 'version 2' }).waitFor();
+      const draftItem = page2.locator(`.item-draft[data-id="${draft.response.id}"]`);
+      await draftItem.waitFor();
+      assert.match(await draftItem.locator('.item-meta').textContent(), /version 1/);
+      await shot(page2, '16-draft-v1-list-v2');
+
+      // Reopened: the version-1 form, with its answers; version 2's question is not asked.
+      await draftItem.getByRole('button', { name: 'Reprendre' }).click();
+      await page2.locator('.fill-title').waitFor();
+      assert.equal((await page2.locator('.fill-version').textContent()).trim(), 'version 1');
+      assert.equal(await page2.getByLabel('Dans quel quartier habitez-vous ?').evaluate((s) => s.selectedOptions[0].textContent), 'Malakoff');
+      assert.equal(await group(page2, 'Quel âge avez-vous ?').getByLabel('25–39 ans').isChecked(), true);
+      assert.equal(await group(page2, 'Vous êtes :').getByLabel('Une femme').isChecked(), true);
+      assert.equal(await group(page2, 'Aimeriez-vous y participer ?').getByLabel('Peut-être').isChecked(), true);
+      assert.equal(await page2.getByRole('group', { name: 'Comment venez-vous dans le quartier ?' }).count(), 0);
+      assert.equal(await group(page2, 'Quel âge avez-vous ?').getByLabel('25–34 ans').count(), 0);
+
+      // Completed against version 1.
+      const likertLabels = ['Très insatisfait·e', 'Insatisfait·e', "Ni l'un ni l'autre", 'Satisfait·e', 'Très satisfait·e'];
+      const likert = { 'Votre logement': 3, 'Les transports en commun': 4, 'Les commerces de proximité': 2, 'Le sentiment de sécurité': 3 };
+      for (const [q, v] of Object.entries(likert)) {
+        await group(page2, q).getByLabel(likertLabels[v - 1], { exact: true }).check();
+      }
+      await group(page2, 'Quelles sont les trois priorités pour votre quartier ?').getByLabel('Santé').check();
+      await group(page2, "Acceptez-vous d'être recontacté·e par l'équipe du conseil citoyen ?").getByLabel('Non').check();
+      await waitSaved(page2);
+      await page2.getByRole('button', { name: 'Terminer' }).click();
+      await page2.locator('#outbox').waitFor();
+      await page2.locator('[data-count="synced"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
+      const [sent] = (await records(page2)).filter((r) => r.response.id === draft.response.id);
+      assert.equal(sent.state, 'synced');
+      assert.equal(sent.response.version, 1);
+
+      // The server has it once, on version 1, with the version-1 answers.
+      const lines = (await api.exportNdjson(SLUG_V)).filter((l) => l.id === draft.response.id);
+      assert.equal(lines.length, 1, 'exactly once in the export');
+      assert.equal(lines[0].version, 1);
+      assert.deepEqual(lines[0].answers, {
+        quartier: 'malakoff',
+        anciennete: '1_5_ans',
+        tranche_age: '25_39',
+        genre: 'femme',
+        cadre_de_vie: { logement: 3, transports: 4, commerces: 2, securite: 3 },
+        priorites: ['sante'],
+        souhaite_participer: 'peut_etre',
+        recontact: false,
+      });
+
+      // A response started now is on version 2: its form, its questions.
+      await startQuestionnaire(page2, 'Enquête versions');
+      assert.equal((await page2.locator('.fill-version').textContent()).trim(), 'version 2');
+      await page2.getByRole('group', { name: 'Comment venez-vous dans le quartier ?' }).getByLabel('En tram').check();
+      assert.equal(await page2.getByRole('group', { name: 'Vous êtes :' }).count(), 0);
+      await group(page2, 'Quel âge avez-vous ?').getByLabel('25–34 ans').waitFor();
+      await waitSaved(page2);
+      const [fresh] = (await records(page2)).filter((r) => r.state === 'draft' && r.response.questionnaire === SLUG_V);
+      assert.equal(fresh.response.version, 2);
+      assert.deepEqual(fresh.response.answers, { transport: 'tram' });
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
   test('the app loads from the service worker with the network off', { timeout: T }, async (t) => {
     const phone = await launchPhone();
     phone.name = t.name;
@@ -618,6 +748,265 @@ describe('the phone app', { timeout: 10 * T }, () => {
       await waitSaved(page);
       const answers = await draftAnswers(page);
       assert.deepEqual(answers.formations_suivies, [{ intitule: 'Budget participatif', a_recommander: false }]);
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Accessibility and the keyboard
+
+/** Presses Tab until `target` (a locator, found anew each time) has the focus (at most `max`
+ * times); returns how many presses. */
+async function tabTo(page, target, { max = 80 } = {}) {
+  for (let i = 0; i <= max; i += 1) {
+    if (await target.evaluate((e) => e === document.activeElement)) return i;
+    await page.keyboard.press('Tab');
+  }
+  const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120));
+  throw new Error(`${max} presses of Tab did not reach ${target}; the focus is on ${at}`);
+}
+
+/** The focused element is `target` and shows a focus ring: an outline of at least 2 px, on it
+ * or on its choice's box, with a contrast of at least 3:1 against what is around it (WCAG
+ * 1.4.11). */
+async function assertFocusVisible(page, target, what) {
+  assert.equal(await target.evaluate((e) => e === document.activeElement), true, `${what} has the focus`);
+  const ring = await page.evaluate(() => {
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const lum = (c) => {
+      const [r, g, b] = rgb(c).slice(0, 3).map((v) => {
+        const x = v / 255;
+        return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const contrast = (a, b) => {
+      const [l1, l2] = [lum(a), lum(b)].sort((x, y) => y - x);
+      return Math.round(((l1 + 0.05) / (l2 + 0.05)) * 100) / 100;
+    };
+    const around = (n) => {
+      for (let p = n.parentElement; p; p = p.parentElement) {
+        const bg = getComputedStyle(p).backgroundColor;
+        const a = rgb(bg)[3];
+        if (a === undefined || a > 0) return bg;
+      }
+      return 'rgb(255, 255, 255)';
+    };
+    const outline = (n) => {
+      const s = getComputedStyle(n);
+      if (s.outlineStyle === 'none' || parseFloat(s.outlineWidth) < 2) return null;
+      return { outline: `${s.outlineWidth} ${s.outlineStyle} ${s.outlineColor}`, contrast: contrast(s.outlineColor, around(n)) };
+    };
+    const e = document.activeElement;
+    const box = e.closest('.choice');
+    return { focusVisible: e.matches(':focus-visible'), ring: outline(e) || (box ? outline(box) : null) };
+  });
+  assert.ok(ring.focusVisible && ring.ring, `${what}: a visible focus outline (${JSON.stringify(ring)})`);
+  assert.ok(ring.ring.contrast >= 3, `${what}: the focus outline stands out (${JSON.stringify(ring)})`);
+}
+
+describe('accessibility and the keyboard', { timeout: 4 * T }, () => {
+  test('axe-core: no WCAG 2 A/AA violation on the main screens (enrolment, list, every question kind, a refusal, English)', { timeout: T }, async (t) => {
+    // Its own questionnaire (one question of each kind), retired during the test.
+    const A11Y = 'types-accessibilite';
+    const doc = fixture('tous-les-types.json');
+    doc.title = 'Accessibilité — tous les types';
+    doc['x-i18n'].en.title = 'Accessibility — every kind';
+    assert.equal(await api.publish(A11Y, doc), 1);
+    const phone = await launchPhone();
+    phone.name = t.name;
+    const found = [];
+    const check = async (page, screen) => { found.push(...await axeViolations(page, screen)); };
+    try {
+      const { context } = phone;
+      const page = await context.newPage();
+      await page.goto(`${origin}/app/`);
+      await page.getByRole('heading', { name: 'Inscrire ce téléphone' }).waitFor();
+      await check(page, 'enrolment');
+      await page.getByLabel('Code d’inscription').fill('PAS-UN-CODE');
+      await page.getByRole('button', { name: 'Inscrire ce téléphone' }).click();
+      await page.locator('#enrol-error p').waitFor();
+      await check(page, 'enrolment, wrong code');
+      const { enrolment_code: code } = await api.interviewer('Ange');
+      await page.getByLabel('Code d’inscription').fill(code);
+      await page.getByRole('button', { name: 'Inscrire ce téléphone' }).click();
+      await page.getByRole('heading', { name: 'Questionnaires' }).waitFor();
+
+      // A draft, for the list's drafts card.
+      await startQuestionnaire(page);
+      await page.getByRole('button', { name: /Retour/ }).click();
+      await page.locator('.item-draft').waitFor();
+
+      // The fill screen: every kind of question shown (a repeat item added), errors shown.
+      await startQuestionnaire(page, 'Accessibilité — tous les types');
+      await page.getByRole('button', { name: /Ajouter/ }).click();
+      await page.locator('.repeat-item').waitFor();
+      const kinds = await page.evaluate(() => [...new Set([...document.querySelectorAll('[data-kind]')]
+        .filter((e) => e.offsetParent !== null).map((e) => e.dataset.kind))].sort());
+      assert.deepEqual(kinds, ['boolean', 'date', 'date_time', 'geopoint', 'integer', 'likert', 'long_text',
+        'multiple_choice', 'note', 'number', 'photo', 'repeat', 'section', 'short_text', 'single_choice', 'time']);
+      assert.equal(await page.locator('.q[data-kind="single_choice"] select').count(), 1, 'a drop-down list too');
+      await page.getByLabel('Votre âge').fill('7');
+      await page.getByLabel('Votre âge').blur();
+      await page.locator('.q', { has: page.getByLabel('Votre âge') }).locator('.q-error p').waitFor();
+      await page.getByRole('button', { name: 'Terminer' }).click();
+      await page.locator('.q', { has: page.getByLabel('Votre prénom') }).locator('.q-error p').waitFor();
+      await check(page, 'fill: every question kind, with errors');
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot(page, '17-a11y-every-kind');
+
+      // Completed offline: it waits in the outbox.
+      await page.getByLabel('Votre prénom').fill('Awa');
+      await group(page, 'Votre couleur préférée').getByLabel('Vert').check();
+      await group(page, 'Vos loisirs').getByLabel('Lecture').check();
+      await page.getByLabel('Votre âge').fill('30');
+      await page.getByLabel("Prénom de l'enfant").fill('Lina');
+      await waitSaved(page);
+      await context.setOffline(true);
+      await page.getByRole('button', { name: 'Terminer' }).click();
+      await page.locator('[data-count="queued"] .count-n', { hasText: '1' }).waitFor();
+      await check(page, 'list: outbox (one to send), a draft, questionnaires, storage');
+
+      // The coordination retires the version: the next sync is refused, with its reason.
+      await api.call('POST', `/api/v1/questionnaires/${A11Y}/versions/1/revoke`, { reason: 'contrôle d’accessibilité' });
+      await context.setOffline(false);
+      const refused = page.locator('#refused .item-rejected');
+      await refused.waitFor({ timeout: 30_000 });
+      await check(page, 'list: a refused response');
+      await refused.getByRole('button', { name: 'Revoir la réponse' }).click();
+      await page.locator('.banner-error').waitFor();
+      await check(page, 'refused response opened');
+
+      // The English interface.
+      await page.getByRole('button', { name: 'EN', exact: true }).click();
+      await page.getByLabel('Your first name').waitFor();
+      await check(page, 'refused response opened, English');
+      await page.getByRole('button', { name: /Back/ }).click();
+      await page.locator('#outbox').waitFor();
+      await check(page, 'list, English');
+
+      if (found.length) {
+        assert.fail(`axe-core found ${found.length} WCAG 2 A/AA violation(s):\n${formatViolations(found)}`);
+      }
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
+  test('keyboard only: enrol, then a text, a radio group, check boxes, a scale and Terminer, with the focus always visible', { timeout: T }, async (t) => {
+    const KB = 'types-clavier';
+    const doc = fixture('tous-les-types.json');
+    doc.title = 'Clavier — tous les types';
+    doc['x-i18n'].en.title = 'Keyboard — every kind';
+    assert.equal(await api.publish(KB, doc), 1);
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const page = await phone.context.newPage();
+      const { keyboard } = page;
+      await page.goto(`${origin}/app/`);
+      await page.getByRole('heading', { name: 'Inscrire ce téléphone' }).waitFor();
+      const { enrolment_code: code } = await api.interviewer('Kim');
+
+      // Enrolment: Tab to the code, type it, Tab to the name, Enter.
+      const codeInput = page.getByLabel('Code d’inscription');
+      await tabTo(page, codeInput);
+      await assertFocusVisible(page, codeInput, 'the code field');
+      await keyboard.type(code);
+      await keyboard.press('Tab');
+      const nameInput = page.getByLabel('Nom de ce téléphone');
+      await assertFocusVisible(page, nameInput, 'the name field');
+      await keyboard.press('Control+A');
+      await keyboard.type('Téléphone de Kim');
+      await keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Questionnaires' }).waitFor();
+      assert.equal((await page.evaluate(() => window.parole.client.enrolment())).device_name, 'Téléphone de Kim');
+
+      // The top bar's language switch (on the dark brand colour): a ring that shows there too.
+      const en = page.getByRole('button', { name: 'EN', exact: true });
+      await tabTo(page, en);
+      await assertFocusVisible(page, en, 'the EN button of the top bar');
+      await keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Outbox' }).waitFor();
+      await assertFocusVisible(page, en, 'the EN button, once pressed');
+      assert.equal(await en.getAttribute('aria-pressed'), 'true');
+      await keyboard.press('Shift+Tab');
+      const fr = page.getByRole('button', { name: 'FR', exact: true });
+      await assertFocusVisible(page, fr, 'the FR button');
+      await keyboard.press('Space');
+      await page.getByRole('heading', { name: 'Boîte d’envoi' }).waitFor();
+      await assertFocusVisible(page, fr, 'the FR button, once pressed');
+
+      // The list: Tab to the questionnaire's button, Enter.
+      const go = page.locator('.item-questionnaire', { hasText: 'Clavier — tous les types' }).getByRole('button', { name: /Commencer/ });
+      await go.waitFor();
+      await tabTo(page, go);
+      await assertFocusVisible(page, go, 'the Commencer button');
+      // A sync draws the list again: the focus stays on the same button.
+      await page.evaluate(() => window.parole.syncNow({ quiet: true }));
+      await assertFocusVisible(page, go, 'the Commencer button, after a sync');
+      await keyboard.press('Enter');
+      await page.locator('.fill-title').waitFor();
+
+      // A text question.
+      const prenom = page.getByLabel('Votre prénom');
+      assert.equal(await tabTo(page, prenom), 1, 'the focus moved to the new screen (its title): one Tab to the first question');
+      await assertFocusVisible(page, prenom, 'a text field');
+      await keyboard.type('Kim');
+
+      // A radio group: Tab enters it, Space chooses, the arrows move the choice.
+      const couleur = group(page, 'Votre couleur préférée');
+      await keyboard.press('Tab');
+      await assertFocusVisible(page, couleur.getByLabel('Rouge'), 'the first radio button');
+      await keyboard.press('Space');
+      assert.equal(await couleur.getByLabel('Rouge').isChecked(), true);
+      await keyboard.press('ArrowDown');
+      await assertFocusVisible(page, couleur.getByLabel('Vert'), 'the next radio button');
+      assert.equal(await couleur.getByLabel('Vert').isChecked(), true);
+      assert.equal(await couleur.getByLabel('Rouge').isChecked(), false);
+
+      // Check boxes: Tab from one to the next, Space ticks.
+      const loisirs = group(page, 'Vos loisirs');
+      await keyboard.press('Tab');
+      await assertFocusVisible(page, loisirs.getByLabel('Lecture'), 'the first check box');
+      await keyboard.press('Space');
+      await keyboard.press('Tab');
+      await keyboard.press('Tab');
+      await assertFocusVisible(page, loisirs.getByLabel('Musique'), 'the third check box');
+      await keyboard.press('Space');
+      assert.equal(await loisirs.getByLabel('Lecture').isChecked(), true);
+      assert.equal(await loisirs.getByLabel('Sport').isChecked(), false);
+      assert.equal(await loisirs.getByLabel('Musique').isChecked(), true);
+      assert.equal(await loisirs.getByLabel('Jardinage').isDisabled(), true, 'two at most');
+
+      // A scale: the arrows.
+      const satisfaction = group(page, 'Votre satisfaction');
+      const first = satisfaction.getByLabel('Pas du tout satisfait·e');
+      await tabTo(page, first);
+      await assertFocusVisible(page, first, 'the scale');
+      for (let i = 0; i < 4; i += 1) await keyboard.press('ArrowRight');
+      await keyboard.press('ArrowLeft');
+      assert.equal(await satisfaction.getByLabel('Satisfait·e', { exact: true }).isChecked(), true);
+      await shot(page, '18-keyboard-fill');
+
+      // Terminer: Tab to it, Enter. It is queued, then sent.
+      const finish = page.getByRole('button', { name: 'Terminer' });
+      await tabTo(page, finish, { max: 120 });
+      await assertFocusVisible(page, finish, 'the Terminer button');
+      await keyboard.press('Enter');
+      await page.locator('#outbox').waitFor();
+      await page.locator('[data-count="synced"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
+      const [rec] = (await records(page)).filter((r) => r.response.questionnaire === KB);
+      assert.equal(rec.state, 'synced');
+      assert.deepEqual(rec.response.answers, { prenom: 'Kim', couleur: 'vert', loisirs: ['lecture', 'musique'], satisfaction: 4 });
     } catch (e) {
       await diagnose(phone);
       throw e;

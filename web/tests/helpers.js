@@ -2,6 +2,7 @@
 // directory, its admin API, and headless Debian chromium at a phone's viewport.
 
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { chmodSync, mkdtempSync, rmSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import net from 'node:net';
@@ -275,4 +276,38 @@ export function tinyPng(width = 24, height = 16) {
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0)),
   ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accessibility: axe-core, run inside the page
+
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = readFileSync(path.join(path.dirname(require.resolve('axe-core/package.json')), 'axe.min.js'), 'utf8');
+/** The WCAG 2 A and AA rules (the issue: contrast AA, labelled controls, keyboard). */
+export const AXE_OPTIONS = { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] }, resultTypes: ['violations'] };
+
+/** Runs axe-core in the page (evaluated through the DevTools protocol, so the server's
+ * Content-Security-Policy, which forbids inline scripts, does not stand in the way) and
+ * returns its violations, each tagged with `screen`. */
+export async function axeViolations(page, screen, options = AXE_OPTIONS) {
+  if (!await page.evaluate(() => typeof window.axe === 'object')) await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate((opts) => window.axe.run(document, opts).then((r) => r.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+    nodes: v.nodes.map((n) => ({ target: n.target.join(' '), html: n.html, summary: n.failureSummary })),
+  }))), options);
+  // AXE_DEBUG=1: also print what axe could not decide (e.g. a contrast under a sticky header).
+  if (process.env.AXE_DEBUG) {
+    const inc = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] }, resultTypes: ['incomplete'] })
+      .then((r) => r.incomplete.map((v) => `${v.id}: ${v.nodes.map((n) => `${n.target.join(' ')} ${(n.any[0] || n.all[0] || n.none[0] || {}).message}`).join(' | ')}`)));
+    console.log(`AXE incomplete [${screen}]\n${inc.join('\n')}`);
+  }
+  return violations.map((v) => ({ screen, ...v }));
+}
+
+/** Violations as text a person can act on: screen, rule, what to fix, and each element. */
+export function formatViolations(violations) {
+  return violations.map((v) => [
+    `[${v.screen}] ${v.id} (${v.impact}): ${v.help}\n    ${v.helpUrl}`,
+    ...v.nodes.map((n) => `    - ${n.target}\n      ${n.html.replace(/\s+/g, ' ').slice(0, 200)}\n      ${(n.summary || '').replace(/\n\s*/g, '\n      ')}`),
+  ].join('\n')).join('\n');
 }
