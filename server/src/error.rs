@@ -29,6 +29,10 @@ pub enum AppError {
     /// 403: valid credentials, wrong role.
     #[error("accès refusé : ce rôle ne permet pas cette action / forbidden: your role does not allow this")]
     Forbidden,
+    /// 403: valid credentials, but this role may not have what it asked for (the message
+    /// says why and what to ask instead).
+    #[error("{0}")]
+    ForbiddenBecause(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -58,7 +62,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge { .. } | AppError::AttachmentTooLarge { .. } => {

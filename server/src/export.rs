@@ -13,12 +13,35 @@
 //! Each response says which of the photos it names the server does not hold yet:
 //! `photos_missing` (an array in NDJSON, `;`-joined in CSV, empty when complete), computed
 //! by the streaming query itself.
+//!
+//! **Personal data** (GDPR data minimisation). The answers to questions marked
+//! `"x-personal-data": true` (or inside a section or repeat so marked) identify the
+//! respondent. An export either includes them or omits them ([`Personal`]); by default it
+//! follows the caller's role ([`personal_for`]): coordinators and admins get them, analysts
+//! do not and may not ask for them. What is personal is decided **per version**, from each
+//! version's parsed questionnaire ([`VersionShape`]): omitting removes, from each row's
+//! answers, the keys that are personal in *that row's* version — inside sections and in
+//! every repeat item too — before anything is written. So the NDJSON `answers` lack those
+//! keys, and a CSV cell of a personal answer is empty. A CSV column that is personal in
+//! every exported version that has it is left out of the header altogether; one personal in
+//! some versions only stays, empty on the rows of those versions. NDJSON lines say which
+//! was done: `"personal_data": "omitted"` or `"included"`.
+//!
+//! ```text
+//! GET /api/v1/questionnaires/parole-habitants/responses.csv?personal=omit
+//! id,seq,…,photos_missing,quartier,…,recontact          (no prenom, telephone, email)
+//! ```
+
+use std::collections::HashMap;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+use parole_client::api::Role;
+use parole_client::Questionnaire;
 use serde_json::{json, Value};
 
 use crate::db::{self, ExportRow};
+use crate::error::AppError;
 
 /// The metadata columns, before the answers' columns.
 pub const META_COLUMNS: &[&str] = &[
@@ -45,6 +68,9 @@ pub struct Column {
     pub kind: ColumnKind,
     /// For JSON columns: the keys of the object (or of each repeat item), in question order.
     pub key_order: Vec<String>,
+    /// The answer identifies the respondent (`x-personal-data` on the question or on an
+    /// enclosing section), in the version the column comes from.
+    pub personal: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,12 +83,19 @@ pub enum ColumnKind {
     Json,
 }
 
-/// The columns of one questionnaire document, in question order.
+/// The columns of one questionnaire document, in question order (parsing it: when the
+/// parsed version is at hand, [`VersionShape::new`] avoids parsing again).
 pub fn columns(document: &Value) -> Vec<Column> {
+    columns_of(document, Questionnaire::parse(document).ok().as_ref())
+}
+
+/// The columns of `document`, from its parsed questionnaire when there is one, else from a
+/// plain flattening of its `properties`.
+fn columns_of(document: &Value, parsed: Option<&Questionnaire>) -> Vec<Column> {
     use parole_client::questionnaire::QuestionKind;
-    let Ok(q) = parole_client::Questionnaire::parse(document) else {
+    let Some(q) = parsed else {
         let mut out = Vec::new();
-        flatten(document, "", "", &mut out);
+        flatten(document, "", "", false, &mut out);
         return out;
     };
     q.columns()
@@ -83,6 +116,7 @@ pub fn columns(document: &Value) -> Vec<Column> {
                 pointer: c.pointer,
                 kind,
                 key_order,
+                personal: c.personal_data,
             }
         })
         .collect()
@@ -130,11 +164,18 @@ fn reorder(value: &Value, order: &[String]) -> Value {
     }
 }
 
-fn flatten(schema: &Value, name_prefix: &str, pointer_prefix: &str, out: &mut Vec<Column>) {
+fn flatten(
+    schema: &Value,
+    name_prefix: &str,
+    pointer_prefix: &str,
+    personal: bool,
+    out: &mut Vec<Column>,
+) {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
         return;
     };
     for (key, q) in props {
+        let personal = personal || marked_personal(q);
         let name = format!("{name_prefix}{key}");
         let pointer = format!(
             "{pointer_prefix}/{}",
@@ -148,7 +189,7 @@ fn flatten(schema: &Value, name_prefix: &str, pointer_prefix: &str, out: &mut Ve
         let kind = match (ty, widget) {
             ("null", _) | (_, "note") => continue,
             ("object", "section") => {
-                flatten(q, &format!("{name}."), &pointer, out);
+                flatten(q, &format!("{name}."), &pointer, personal, out);
                 continue;
             }
             ("array", "repeat") => ColumnKind::Json,
@@ -170,21 +211,211 @@ fn flatten(schema: &Value, name_prefix: &str, pointer_prefix: &str, out: &mut Ve
             pointer,
             kind,
             key_order,
+            personal,
         });
     }
 }
 
-/// The union of several documents' columns, in order of first appearance.
+fn marked_personal(schema: &Value) -> bool {
+    schema.get("x-personal-data") == Some(&Value::Bool(true))
+}
+
+/// The union of several documents' columns, in order of first appearance (everything
+/// included).
 pub fn union_columns<'a>(documents: impl IntoIterator<Item = &'a Value>) -> Vec<Column> {
-    let mut out: Vec<Column> = Vec::new();
-    for doc in documents {
-        for c in columns(doc) {
-            if !out.iter().any(|o| o.name == c.name) {
-                out.push(c);
+    let shapes: Vec<VersionShape> = documents
+        .into_iter()
+        .map(|d| VersionShape::new(d, Questionnaire::parse(d).ok().as_ref()))
+        .collect();
+    union_of(&shapes, Personal::Include)
+}
+
+/// The union of several versions' columns, in order of first appearance. With
+/// [`Personal::Omit`], a column personal in every version that has it is left out (one
+/// personal in some versions only stays: its cells are emptied on those versions' rows by
+/// [`VersionShape::redact`]).
+pub fn union_of<'a>(
+    shapes: impl IntoIterator<Item = &'a VersionShape>,
+    personal: Personal,
+) -> Vec<Column> {
+    // Each column with "personal in every version seen so far".
+    let mut out: Vec<(Column, bool)> = Vec::new();
+    for shape in shapes {
+        for c in &shape.columns {
+            match out.iter_mut().find(|(o, _)| o.name == c.name) {
+                Some((_, always)) => *always &= c.personal,
+                None => out.push((c.clone(), c.personal)),
             }
         }
     }
-    out
+    out.into_iter()
+        .filter(|(_, always_personal)| personal == Personal::Include || !always_personal)
+        .map(|(c, _)| c)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Personal data
+
+/// What an export does with the answers that identify the respondent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Personal {
+    /// Written as stored.
+    Include,
+    /// Left out: NDJSON answers without those keys, CSV without those columns.
+    Omit,
+}
+
+impl Personal {
+    /// The `personal` query parameter's values.
+    pub const VALUES: [&'static str; 2] = ["omit", "include"];
+
+    /// `omit` or `include`.
+    pub fn parse(s: &str) -> Option<Personal> {
+        match s {
+            "omit" => Some(Personal::Omit),
+            "include" => Some(Personal::Include),
+            _ => None,
+        }
+    }
+
+    /// What the NDJSON lines say: `omitted` or `included`.
+    pub fn done(self) -> &'static str {
+        match self {
+            Personal::Include => "included",
+            Personal::Omit => "omitted",
+        }
+    }
+}
+
+/// The personal-data mode of an export asked by `role` with `asked` as its `personal`
+/// parameter: by default `include` for coordinators and admins, `omit` for analysts (and
+/// anyone else); an analyst asking `include` gets 403, a value other than `omit` or
+/// `include` 400.
+pub fn personal_for(role: Role, asked: Option<&str>) -> Result<Personal, AppError> {
+    let entitled = matches!(role, Role::Admin | Role::Coordinator);
+    let mode = match asked {
+        None if entitled => Personal::Include,
+        None => Personal::Omit,
+        Some(s) => Personal::parse(s).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "paramètre personal invalide « {s} » : valeurs permises {v} / invalid personal \
+                 parameter `{s}`: allowed values are {v}",
+                v = Personal::VALUES.join(", "),
+            ))
+        })?,
+    };
+    if mode == Personal::Include && !entitled {
+        return Err(AppError::ForbiddenBecause(
+            "les données personnelles (questions marquées x-personal-data : nom, téléphone, \
+             e-mail…) ne sont exportées que pour les coordinateurs : exportez avec \
+             personal=omit ou sans ce paramètre / personal data (questions marked \
+             x-personal-data: name, phone, e-mail…) is exported to coordinators only: export \
+             with personal=omit or without this parameter"
+                .into(),
+        ));
+    }
+    Ok(mode)
+}
+
+/// What an export needs to know of one questionnaire version: its columns, and where its
+/// personal answers are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionShape {
+    pub columns: Vec<Column>,
+    /// The paths (unescaped JSON pointer tokens) of the personal answers, `-` standing for
+    /// every item of a repeat: `["prenom"]`, `["enfants", "-", "nom"]`. A personal section or
+    /// repeat is one path (all of it goes).
+    pub personal: Vec<Vec<String>>,
+}
+
+impl VersionShape {
+    /// The shape of `document`, from its parsed questionnaire when there is one (the
+    /// server's cache holds them), else from the document itself (a stored version that no
+    /// longer parses still has its `x-personal-data` marks honoured).
+    pub fn new(document: &Value, parsed: Option<&Questionnaire>) -> VersionShape {
+        let mut personal = Vec::new();
+        match parsed {
+            Some(q) => personal_paths(&q.questions, &mut personal),
+            None => personal_paths_in_schema(document, &mut Vec::new(), &mut personal),
+        }
+        VersionShape {
+            columns: columns_of(document, parsed),
+            personal,
+        }
+    }
+
+    /// Removes this version's personal answers from `answers`.
+    pub fn redact(&self, answers: &mut Value) {
+        for path in &self.personal {
+            remove_path(answers, path);
+        }
+    }
+}
+
+fn personal_paths(
+    questions: &[parole_client::questionnaire::Question],
+    out: &mut Vec<Vec<String>>,
+) {
+    for q in questions {
+        if q.personal_data {
+            out.push(pointer_tokens(&q.pointer));
+        } else {
+            personal_paths(&q.children, out);
+        }
+    }
+}
+
+/// The same as [`personal_paths`], from a raw document: sections' `properties`, repeats'
+/// `items.properties`.
+fn personal_paths_in_schema(schema: &Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (key, q) in props {
+        at.push(key.clone());
+        if marked_personal(q) {
+            out.push(at.clone());
+        } else if let Some(items) = q.get("items").filter(|i| i.get("properties").is_some()) {
+            at.push("-".into());
+            personal_paths_in_schema(items, at, out);
+            at.pop();
+        } else {
+            personal_paths_in_schema(q, at, out);
+        }
+        at.pop();
+    }
+}
+
+fn pointer_tokens(pointer: &str) -> Vec<String> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+/// Removes the value at `path` (`-` = in every item of an array), if there.
+fn remove_path(value: &mut Value, path: &[String]) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    match value {
+        Value::Object(map) if rest.is_empty() => {
+            map.shift_remove(first);
+        }
+        Value::Object(map) => {
+            if let Some(child) = map.get_mut(first) {
+                remove_path(child, rest);
+            }
+        }
+        Value::Array(items) if first == "-" => {
+            for item in items {
+                remove_path(item, rest);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn cell(value: Option<&Value>, column: &Column) -> String {
@@ -217,8 +448,9 @@ fn timestamp(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// One NDJSON line (with its `\n`).
-pub fn ndjson_line(slug: &str, row: &ExportRow) -> Vec<u8> {
+/// One NDJSON line (with its `\n`); `personal` says what was done with the personal
+/// answers (already removed from `row.answers` when omitted).
+pub fn ndjson_line(slug: &str, row: &ExportRow, personal: Personal) -> Vec<u8> {
     let v = json!({
         "id": row.id,
         "seq": row.seq,
@@ -231,6 +463,7 @@ pub fn ndjson_line(slug: &str, row: &ExportRow) -> Vec<u8> {
         "location": row.location,
         "content_hash": row.content_hash,
         "photos_missing": row.photos_missing,
+        "personal_data": personal.done(),
         "answers": row.answers,
     });
     let mut line = serde_json::to_vec(&v).unwrap_or_default();
@@ -294,40 +527,71 @@ pub enum Format {
     Csv,
 }
 
+/// What to export, besides the pool.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub slug: String,
+    pub questionnaire_id: i64,
+    /// One version only, or all of them.
+    pub version: Option<i32>,
+    /// Only the responses with `seq > after`.
+    pub after: i64,
+    pub format: Format,
+    /// The CSV columns ([`union_of`] the exported versions; unused for NDJSON).
+    pub columns: Vec<Column>,
+    pub personal: Personal,
+    /// The exported versions' shapes, by version number.
+    pub shapes: HashMap<i32, VersionShape>,
+}
+
+impl Plan {
+    /// One row, encoded; its personal answers removed first when they are omitted.
+    fn encode(&self, mut row: ExportRow) -> Vec<u8> {
+        if self.personal == Personal::Omit {
+            match self.shapes.get(&row.version) {
+                Some(shape) => shape.redact(&mut row.answers),
+                None => {
+                    // A version published after the export started: what is personal in
+                    // it is unknown here, so none of its answers go out.
+                    tracing::warn!(
+                        version = row.version,
+                        "export: answers of an unknown version left out"
+                    );
+                    row.answers = json!({});
+                }
+            }
+        }
+        match self.format {
+            Format::Ndjson => ndjson_line(&self.slug, &row, self.personal),
+            Format::Csv => csv_bytes(&csv_record(&self.slug, &self.columns, &row)),
+        }
+    }
+}
+
 /// Streams an export as body chunks. Rows are read in a task; the bounded channel keeps
 /// memory constant. A database error mid-stream ends the body with an error (the client
 /// sees a truncated transfer, never a silently short file).
 pub fn stream(
     pool: sqlx::PgPool,
-    slug: String,
-    questionnaire_id: i64,
-    version: Option<i32>,
-    after: i64,
-    format: Format,
-    columns: Vec<Column>,
+    plan: Plan,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     tokio::spawn(async move {
-        if format == Format::Csv
+        if plan.format == Format::Csv
             && tx
-                .send(Ok(Bytes::from(csv_bytes(&csv_header(&columns)))))
+                .send(Ok(Bytes::from(csv_bytes(&csv_header(&plan.columns)))))
                 .await
                 .is_err()
         {
             return;
         }
-        let mut rows = db::export_rows(&pool, questionnaire_id, version, after);
+        let mut rows = db::export_rows(&pool, plan.questionnaire_id, plan.version, plan.after);
         // Batch small rows into chunks of about 64 KiB.
         let mut buf = Vec::with_capacity(64 * 1024);
         while let Some(row) = rows.next().await {
             match row {
                 Ok(row) => {
-                    match format {
-                        Format::Ndjson => buf.extend_from_slice(&ndjson_line(&slug, &row)),
-                        Format::Csv => {
-                            buf.extend_from_slice(&csv_bytes(&csv_record(&slug, &columns, &row)))
-                        }
-                    }
+                    buf.extend_from_slice(&plan.encode(row));
                     if buf.len() >= 64 * 1024
                         && tx
                             .send(Ok(Bytes::from(std::mem::take(&mut buf))))
@@ -397,6 +661,7 @@ mod tests {
             pointer: "/c".into(),
             kind,
             key_order: order.iter().map(|s| s.to_string()).collect(),
+            personal: false,
         };
         assert_eq!(
             cell(Some(&json!(["a", "b"])), &col(ColumnKind::Multiple, &[])),
@@ -418,5 +683,162 @@ mod tests {
             "true"
         );
         assert_eq!(cell(None, &col(ColumnKind::Scalar, &[])), "");
+    }
+
+    fn parsed(doc: &Value) -> Questionnaire {
+        Questionnaire::parse(doc).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// A version with personal answers at the top, in a section and in a repeat's items.
+    fn nested() -> Value {
+        json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "Test",
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "nom": {"type": "string", "title": "Nom", "x-personal-data": true},
+                "avis": {"type": "string", "title": "Avis"},
+                "foyer": {"type": "object", "x-widget": "section", "title": "Foyer",
+                    "additionalProperties": false, "properties": {
+                    "taille": {"type": "integer", "title": "Taille"},
+                    "adresse": {"type": "string", "title": "Adresse", "x-personal-data": true}
+                }},
+                "enfants": {"type": "array", "x-widget": "repeat", "title": "Enfants",
+                    "items": {"type": "object", "additionalProperties": false, "properties": {
+                        "prenom": {"type": "string", "title": "Prénom", "x-personal-data": true},
+                        "age": {"type": "integer", "title": "Âge"}
+                    }}}
+            }
+        })
+    }
+
+    fn answers() -> Value {
+        json!({
+            "nom": "Aïcha", "avis": "bien",
+            "foyer": {"taille": 3, "adresse": "1 rue X"},
+            "enfants": [{"prenom": "A", "age": 4}, {"prenom": "B", "age": 7}]
+        })
+    }
+
+    #[test]
+    fn omitting_removes_personal_answers_everywhere_and_keeps_the_others() {
+        let doc = nested();
+        let q = parsed(&doc);
+        for shape in [
+            VersionShape::new(&doc, Some(&q)),
+            VersionShape::new(&doc, None),
+        ] {
+            let mut a = answers();
+            shape.redact(&mut a);
+            assert_eq!(
+                a,
+                json!({"avis": "bien", "foyer": {"taille": 3},
+                       "enfants": [{"age": 4}, {"age": 7}]})
+            );
+            let cols: Vec<_> = shape
+                .columns
+                .iter()
+                .map(|c| (c.name.as_str(), c.personal))
+                .collect();
+            assert_eq!(
+                cols,
+                [
+                    ("nom", true),
+                    ("avis", false),
+                    ("foyer.taille", false),
+                    ("foyer.adresse", true),
+                    ("enfants", false)
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn a_personal_section_goes_whole_and_its_columns_are_personal() {
+        let mut doc = nested();
+        doc["properties"]["foyer"]["x-personal-data"] = json!(true);
+        let q = parsed(&doc);
+        let shape = VersionShape::new(&doc, Some(&q));
+        let mut a = answers();
+        shape.redact(&mut a);
+        assert!(a.get("foyer").is_none());
+        assert!(shape
+            .columns
+            .iter()
+            .filter(|c| c.name.starts_with("foyer."))
+            .all(|c| c.personal));
+        // Absent answers and answers of another shape are left alone.
+        let mut other = json!({"enfants": "pas une liste", "avis": "x"});
+        shape.redact(&mut other);
+        assert_eq!(other, json!({"enfants": "pas une liste", "avis": "x"}));
+    }
+
+    #[test]
+    fn the_fixture_marks_its_contact_questions_personal() {
+        let doc: Value =
+            serde_json::from_str(include_str!("../tests/fixtures/parole-habitants.json")).unwrap();
+        let shape = VersionShape::new(&doc, Some(&parsed(&doc)));
+        assert_eq!(
+            shape.personal,
+            [vec!["prenom"], vec!["telephone"], vec!["email"]]
+        );
+    }
+
+    #[test]
+    fn a_column_personal_in_one_version_only_stays_when_omitting() {
+        let v1 = nested();
+        let mut v2 = nested();
+        // In version 2 `avis` becomes personal; `nom` is personal in both.
+        v2["properties"]["avis"]["x-personal-data"] = json!(true);
+        let shapes = [
+            VersionShape::new(&v1, Some(&parsed(&v1))),
+            VersionShape::new(&v2, Some(&parsed(&v2))),
+        ];
+        let names =
+            |p| -> Vec<String> { union_of(&shapes, p).into_iter().map(|c| c.name).collect() };
+        assert_eq!(names(Personal::Omit), ["avis", "foyer.taille", "enfants"]);
+        assert_eq!(
+            names(Personal::Include),
+            ["nom", "avis", "foyer.taille", "foyer.adresse", "enfants"]
+        );
+        // Version 2's rows lose `avis`, version 1's keep it.
+        let (mut a1, mut a2) = (answers(), answers());
+        shapes[0].redact(&mut a1);
+        shapes[1].redact(&mut a2);
+        assert_eq!(a1["avis"], "bien");
+        assert!(a2.get("avis").is_none());
+    }
+
+    #[test]
+    fn the_personal_mode_follows_the_role() {
+        use Personal::*;
+        let ok = [
+            (Role::Coordinator, None, Include),
+            (Role::Admin, None, Include),
+            (Role::Analyst, None, Omit),
+            (Role::Coordinator, Some("omit"), Omit),
+            (Role::Coordinator, Some("include"), Include),
+            (Role::Admin, Some("omit"), Omit),
+            (Role::Analyst, Some("omit"), Omit),
+        ];
+        for (role, asked, want) in ok {
+            assert_eq!(
+                personal_for(role, asked).unwrap(),
+                want,
+                "{role:?} {asked:?}"
+            );
+        }
+        let e = personal_for(Role::Analyst, Some("include")).unwrap_err();
+        assert_eq!(e.status_code(), axum::http::StatusCode::FORBIDDEN);
+        for bad in ["", "Omit", "yes", "exclude"] {
+            let e = personal_for(Role::Coordinator, Some(bad)).unwrap_err();
+            assert_eq!(e.status_code(), axum::http::StatusCode::BAD_REQUEST);
+            let msg = e.to_string();
+            assert!(
+                msg.contains("personal") && msg.contains("omit, include"),
+                "{msg}"
+            );
+        }
     }
 }

@@ -108,8 +108,9 @@ pub fn router(state: AppState) -> Router {
 pub struct Admin(pub Uuid);
 /// A coordinator (or admin).
 pub struct Coordinator(pub Uuid);
-/// A coordinator or analyst (or admin): may read questionnaires and export responses.
-pub struct Reader(pub Uuid);
+/// A coordinator or analyst (or admin): may read questionnaires and export responses. With
+/// the role, on which what an export includes depends.
+pub struct Reader(pub Uuid, pub Role);
 /// An enrolled, unrevoked device.
 pub struct Device(pub Uuid);
 
@@ -129,8 +130,19 @@ macro_rules! role_extractor {
 }
 role_extractor!(Admin, |p| p.user(&[]));
 role_extractor!(Coordinator, |p| p.user(&[Role::Coordinator]));
-role_extractor!(Reader, |p| p.user(&[Role::Coordinator, Role::Analyst]));
 role_extractor!(Device, |p| p.device());
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let p = Principal::from_request_parts(parts, state).await?;
+        let id = p.user(&[Role::Coordinator, Role::Analyst])?;
+        match p.owner {
+            db::TokenOwner::User { role, .. } => Ok(Reader(id, role)),
+            db::TokenOwner::Device { .. } => Err(AppError::Forbidden),
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Health and documentation
@@ -404,9 +416,19 @@ async fn revoke_version(
 // ---------------------------------------------------------------------------------------------
 // Exports
 
+/// The query parameters of an export.
+struct ExportParams {
+    version: Option<i32>,
+    after: i64,
+    personal: export::Personal,
+}
+
+/// Reads an export's parameters: `version`, `after`, and `personal` (whose default and
+/// allowed values depend on `role`: see [`export::personal_for`]).
 fn export_params(
     params: &std::collections::HashMap<String, String>,
-) -> Result<(Option<i32>, i64), AppError> {
+    role: Role,
+) -> Result<ExportParams, AppError> {
     let version = match params.get("version") {
         None => None,
         Some(v) => Some(v.parse::<i32>().map_err(|_| {
@@ -423,16 +445,26 @@ fn export_params(
             ))
         })?,
     };
-    Ok((version, after))
+    let personal = export::personal_for(role, params.get("personal").map(String::as_str))?;
+    Ok(ExportParams {
+        version,
+        after,
+        personal,
+    })
 }
 
 async fn export_response(
     state: AppState,
+    role: Role,
     slug: String,
     params: std::collections::HashMap<String, String>,
     format: export::Format,
 ) -> Result<Response, AppError> {
-    let (version, after) = export_params(&params)?;
+    let ExportParams {
+        version,
+        after,
+        personal,
+    } = export_params(&params, role)?;
     let id = db::questionnaire_id(&state.pool, &slug).await?;
     let versions = db::versions_of(&state.pool, &slug).await?;
     if let Some(v) = version {
@@ -442,24 +474,40 @@ async fn export_response(
             )));
         }
     }
-    let columns = export::union_columns(
-        versions
-            .iter()
-            .filter(|r| version.is_none_or(|v| v == r.version))
-            .map(|r| &r.document),
-    );
+    let exported: Vec<&db::VersionRow> = versions
+        .iter()
+        .filter(|r| version.is_none_or(|v| v == r.version))
+        .collect();
+    // What is personal is decided per version, from its parsed questionnaire (cached).
+    let parsed = state
+        .cache
+        .parsed(&state.pool, &slug, exported.iter().map(|r| r.version))
+        .await?;
+    let shapes: Vec<(i32, export::VersionShape)> = exported
+        .iter()
+        .map(|r| {
+            let shape =
+                export::VersionShape::new(&r.document, parsed.get(&r.version).map(|q| &**q));
+            (r.version, shape)
+        })
+        .collect();
+    let columns = export::union_of(shapes.iter().map(|(_, s)| s), personal);
     let (content_type, ext) = match format {
         export::Format::Ndjson => ("application/x-ndjson", "ndjson"),
         export::Format::Csv => ("text/csv; charset=utf-8", "csv"),
     };
     let body = Body::from_stream(export::stream(
         state.pool.clone(),
-        slug.clone(),
-        id,
-        version,
-        after,
-        format,
-        columns,
+        export::Plan {
+            slug: slug.clone(),
+            questionnaire_id: id,
+            version,
+            after,
+            format,
+            columns,
+            personal,
+            shapes: shapes.into_iter().collect(),
+        },
     ));
     let disposition = format!("attachment; filename=\"{slug}.{ext}\"");
     Ok((
@@ -474,20 +522,20 @@ async fn export_response(
 
 async fn export_ndjson(
     State(state): State<AppState>,
-    _: Reader,
+    Reader(_, role): Reader,
     Path(slug): Path<String>,
     Query(params): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, AppError> {
-    export_response(state, slug, params, export::Format::Ndjson).await
+    export_response(state, role, slug, params, export::Format::Ndjson).await
 }
 
 async fn export_csv(
     State(state): State<AppState>,
-    _: Reader,
+    Reader(_, role): Reader,
     Path(slug): Path<String>,
     Query(params): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, AppError> {
-    export_response(state, slug, params, export::Format::Csv).await
+    export_response(state, role, slug, params, export::Format::Csv).await
 }
 
 // ---------------------------------------------------------------------------------------------

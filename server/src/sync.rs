@@ -58,6 +58,29 @@ impl QuestionnaireCache {
             .cloned()
     }
 
+    /// The parsed versions `versions` of `slug`, by version number, loading the missing
+    /// ones with one query. A version that does not exist or no longer parses is absent.
+    pub async fn parsed(
+        &self,
+        pool: &PgPool,
+        slug: &str,
+        versions: impl IntoIterator<Item = i32>,
+    ) -> Result<HashMap<i32, Arc<Questionnaire>>, AppError> {
+        let keys = versions
+            .into_iter()
+            .map(|v| (slug.to_string(), v))
+            .collect();
+        Ok(self
+            .resolve(pool, keys)
+            .await?
+            .into_iter()
+            .filter_map(|((_, v), r)| match r {
+                Resolved::Found(c) => Some((v, c.questionnaire)),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Resolves every key, loading the missing ones with one query.
     async fn resolve(
         &self,

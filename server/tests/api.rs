@@ -1195,6 +1195,230 @@ async fn after_and_version_filter_the_export() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Personal data in exports
+
+const PERSONAL: [&str; 3] = ["prenom", "telephone", "email"];
+const HABITANTS_NDJSON: &str = "/api/v1/questionnaires/parole-habitants/responses.ndjson";
+const HABITANTS_CSV: &str = "/api/v1/questionnaires/parole-habitants/responses.csv";
+
+/// The complete valid interview of `parole-habitants` (its cases file), with its contact
+/// details.
+fn habitants_answers() -> Value {
+    let cases: Value =
+        serde_json::from_str(include_str!("fixtures/parole-habitants.cases.json")).unwrap();
+    let answers = cases["cases"][0]["answers"].clone();
+    for k in PERSONAL {
+        assert!(answers.get(k).is_some(), "the case lacks {k}");
+    }
+    answers
+}
+
+/// `parole-habitants` v1 with one stored complete interview: (ctx, coordinator, analyst,
+/// device token).
+async fn habitants_stored() -> (Ctx, String, String, String) {
+    let ctx = Ctx::new().await;
+    let coord = ctx.login_as(Role::Coordinator).await;
+    let analyst = ctx.login_as(Role::Analyst).await;
+    ctx.publish(
+        &coord,
+        "parole-habitants",
+        serde_json::from_str(HABITANTS).unwrap(),
+    )
+    .await;
+    let (_device, token) = ctx.enrol_device(&coord).await;
+    let mut r = response(habitants_answers());
+    r["questionnaire"] = json!("parole-habitants");
+    let pushed = results(&ctx.push(&token, vec![r]).await);
+    assert_eq!(pushed[0]["status"], "accepted", "{pushed:?}");
+    (ctx, coord, analyst, token)
+}
+
+fn ndjson_lines(r: &Reply) -> Vec<Value> {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    r.text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The CSV's header and first record, as cells.
+fn csv_table(r: &Reply) -> (Vec<String>, Vec<String>) {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let mut reader = csv::Reader::from_reader(r.bytes.as_slice());
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let record = reader.records().next().unwrap().unwrap();
+    (header, record.iter().map(String::from).collect())
+}
+
+fn without_personal(mut answers: Value) -> Value {
+    for k in PERSONAL {
+        answers.as_object_mut().unwrap().remove(k);
+    }
+    answers
+}
+
+#[tokio::test]
+async fn the_coordinators_default_export_includes_personal_data() {
+    let (ctx, coord, _analyst, _) = habitants_stored().await;
+    let lines = ndjson_lines(&ctx.get(HABITANTS_NDJSON, &coord).await);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["personal_data"], "included");
+    assert_eq!(lines[0]["answers"], habitants_answers());
+
+    let (header, record) = csv_table(&ctx.get(HABITANTS_CSV, &coord).await);
+    for (k, v) in [
+        ("prenom", "Aïcha"),
+        ("telephone", "06 12 34 56 78"),
+        ("email", "aicha@example.org"),
+    ] {
+        let i = header
+            .iter()
+            .position(|h| h == k)
+            .unwrap_or_else(|| panic!("no {k} in {header:?}"));
+        assert_eq!(record[i], v);
+    }
+}
+
+#[tokio::test]
+async fn the_analysts_default_export_omits_personal_data_and_keeps_the_other_answers() {
+    let (ctx, coord, analyst, _) = habitants_stored().await;
+    let lines = ndjson_lines(&ctx.get(HABITANTS_NDJSON, &analyst).await);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["personal_data"], "omitted");
+    assert_eq!(lines[0]["answers"], without_personal(habitants_answers()));
+
+    let (header, record) = csv_table(&ctx.get(HABITANTS_CSV, &analyst).await);
+    for k in PERSONAL {
+        assert!(!header.iter().any(|h| h == k), "{k} in {header:?}");
+    }
+    assert_eq!(record.len(), header.len());
+    // Every other column is there with the same content as in the coordinator's export.
+    let (full_header, full_record) = csv_table(&ctx.get(HABITANTS_CSV, &coord).await);
+    let expected: Vec<(&String, &String)> = full_header
+        .iter()
+        .zip(&full_record)
+        .filter(|(h, _)| !PERSONAL.contains(&h.as_str()))
+        .collect();
+    let got: Vec<(&String, &String)> = header.iter().zip(&record).collect();
+    assert_eq!(got, expected);
+    assert!(
+        header.iter().any(|h| h == "cadre_de_vie.logement"),
+        "{header:?}"
+    );
+    let text = String::from_utf8(ctx.get(HABITANTS_CSV, &analyst).await.bytes).unwrap();
+    for v in ["Aïcha", "06 12 34 56 78", "aicha@example.org"] {
+        assert!(!text.contains(v), "{v} leaked: {text}");
+    }
+}
+
+#[tokio::test]
+async fn an_analyst_asking_for_personal_data_gets_403_saying_why() {
+    let (ctx, _coord, analyst, _) = habitants_stored().await;
+    for url in [HABITANTS_NDJSON, HABITANTS_CSV] {
+        let r = ctx.get(&format!("{url}?personal=include"), &analyst).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+        let msg = r.json()["error"].as_str().unwrap().to_string();
+        assert!(msg.contains("données personnelles"), "{msg}");
+        assert!(
+            msg.contains("personal data") && msg.contains("personal=omit"),
+            "{msg}"
+        );
+        assert!(!r.text().contains("Aïcha"));
+        // Asking to omit is what the analyst gets anyway.
+        let r = ctx.get(&format!("{url}?personal=omit"), &analyst).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert!(!r.text().contains("Aïcha"));
+    }
+}
+
+#[tokio::test]
+async fn a_coordinator_asking_to_omit_personal_data_gets_it_omitted() {
+    let (ctx, coord, _analyst, _) = habitants_stored().await;
+    let lines = ndjson_lines(
+        &ctx.get(&format!("{HABITANTS_NDJSON}?personal=omit"), &coord)
+            .await,
+    );
+    assert_eq!(lines[0]["personal_data"], "omitted");
+    assert_eq!(lines[0]["answers"], without_personal(habitants_answers()));
+    let (header, _) = csv_table(
+        &ctx.get(&format!("{HABITANTS_CSV}?personal=omit"), &coord)
+            .await,
+    );
+    for k in PERSONAL {
+        assert!(!header.iter().any(|h| h == k), "{k} in {header:?}");
+    }
+    // And `include` is the coordinator's default, said explicitly.
+    let lines = ndjson_lines(
+        &ctx.get(&format!("{HABITANTS_NDJSON}?personal=include"), &coord)
+            .await,
+    );
+    assert_eq!(lines[0]["answers"], habitants_answers());
+}
+
+#[tokio::test]
+async fn a_bad_personal_value_is_400_naming_the_parameter_and_the_allowed_values() {
+    let (ctx, coord, analyst, _) = habitants_stored().await;
+    for (url, token) in [(HABITANTS_NDJSON, &coord), (HABITANTS_CSV, &analyst)] {
+        for bad in ["yes", "", "OMIT"] {
+            let r = ctx.get(&format!("{url}?personal={bad}"), token).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+            let msg = r.json()["error"].as_str().unwrap().to_string();
+            assert!(
+                msg.contains("personal") && msg.contains("omit, include"),
+                "{msg}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn what_is_personal_is_decided_by_each_responses_version() {
+    let (ctx, coord, analyst, token) = habitants_stored().await;
+    // Version 2 marks `commentaire` personal too and no longer `email`.
+    let mut v2: Value = serde_json::from_str(HABITANTS).unwrap();
+    v2["properties"]["commentaire"]["x-personal-data"] = json!(true);
+    v2["properties"]["email"]
+        .as_object_mut()
+        .unwrap()
+        .remove("x-personal-data");
+    assert_eq!(ctx.publish(&coord, "parole-habitants", v2).await, 2);
+    let mut r = response(habitants_answers());
+    r["questionnaire"] = json!("parole-habitants");
+    r["version"] = json!(2);
+    let pushed = results(&ctx.push(&token, vec![r]).await);
+    assert_eq!(pushed[0]["status"], "accepted", "{pushed:?}");
+
+    let lines = ndjson_lines(&ctx.get(HABITANTS_NDJSON, &analyst).await);
+    assert_eq!(lines.len(), 2);
+    let v1 = lines[0]["answers"].as_object().unwrap();
+    let v2 = lines[1]["answers"].as_object().unwrap();
+    assert!(v1.contains_key("commentaire") && !v1.contains_key("email"));
+    assert!(!v2.contains_key("commentaire") && v2.contains_key("email"));
+    assert!(!v2.contains_key("prenom") && !v2.contains_key("telephone"));
+
+    // The CSV keeps the columns personal in one version only, empty on that version's rows.
+    let csv = ctx.get(HABITANTS_CSV, &analyst).await;
+    let mut reader = csv::Reader::from_reader(csv.bytes.as_slice());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    let col = |k: &str| header.iter().position(|h| h == k);
+    assert!(
+        col("prenom").is_none() && col("telephone").is_none(),
+        "{header:?}"
+    );
+    let (email, comment) = (col("email").unwrap(), col("commentaire").unwrap());
+    assert_eq!(
+        (rows[0][email].as_str(), rows[1][email].as_str()),
+        ("", "aicha@example.org")
+    );
+    assert!(!rows[0][comment].is_empty());
+    assert_eq!(rows[1][comment], "");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Health
 
 #[tokio::test]
