@@ -161,4 +161,29 @@ async fn a_newcomer_publishes_enrols_fills_syncs_and_exports_with_the_cli() {
     assert_eq!(cell("themes"), "budget");
     assert_eq!(cell("remarques"), "Plutôt le samedi");
     assert_eq!(cell("version"), "1");
+
+    // Personal data can be left out on request (analysts never get it).
+    let ndjson = dir.path().join("reponses.ndjson");
+    ok(parole(
+        &url,
+        &client,
+        &[
+            "export",
+            "besoins-formation",
+            "--format",
+            "ndjson",
+            "-o",
+            ndjson.to_str().unwrap(),
+            "--server",
+            &url,
+            "--username",
+            "admin",
+            "--personal",
+            "omit",
+        ],
+    ));
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&ndjson).unwrap().trim()).unwrap();
+    assert_eq!(line["personal_data"], "omitted");
+    assert_eq!(line["answers"]["conseil"], "malakoff");
 }

@@ -463,6 +463,18 @@ impl Transport for HttpTransport {
     }
 }
 
+/// What to export: `GET /api/v1/questionnaires/{slug}/responses.{ext}?version=N&after=SEQ&personal=omit|include`.
+#[derive(Debug, Clone)]
+pub struct ExportQuery {
+    pub format: ExportFormat,
+    /// Only this published version.
+    pub version: Option<i32>,
+    /// Only the responses after this sequence number.
+    pub after: Option<i64>,
+    /// `omit` or `include` the answers to personal-data questions (default: by role).
+    pub personal: Option<String>,
+}
+
 /// Export formats of `GET /api/v1/questionnaires/{slug}/responses.{ext}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -568,24 +580,24 @@ impl ApiClient {
     /// Streams `GET /api/v1/questionnaires/{slug}/responses.{csv|ndjson}?version=N&after=SEQ`
     /// into `dest` (through a temp file renamed at the end, so `dest` is never half-written).
     /// Calls `on_bytes` with the running total. Returns the number of bytes written.
-    #[allow(clippy::too_many_arguments)]
     pub async fn export(
         &self,
         server: &str,
         token: &str,
         slug: &str,
-        format: ExportFormat,
-        version: Option<i32>,
-        after: Option<i64>,
+        what: &ExportQuery,
         dest: &Path,
         mut on_bytes: impl FnMut(u64),
     ) -> Result<u64, ApiError> {
         let mut query: Vec<(&str, String)> = Vec::new();
-        if let Some(v) = version {
+        if let Some(v) = what.version {
             query.push(("version", v.to_string()));
         }
-        if let Some(a) = after {
+        if let Some(a) = what.after {
             query.push(("after", a.to_string()));
+        }
+        if let Some(p) = &what.personal {
+            query.push(("personal", p.clone()));
         }
         let mut resp = self
             .download
@@ -593,7 +605,7 @@ impl ApiClient {
                 "{}/api/v1/questionnaires/{}/responses.{}",
                 base(server),
                 slug,
-                format.extension()
+                what.format.extension()
             ))
             .query(&query)
             .bearer_auth(token)

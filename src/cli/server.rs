@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use parole_client::native::{ApiClient, ExportFormat};
+use parole_client::native::{ApiClient, ExportFormat, ExportQuery};
 
 use super::Lang;
 
@@ -197,6 +197,25 @@ pub struct ExportArgs {
     /// A staff account (password from PAROLE_PASSWORD, or prompted).
     #[arg(long, env = "PAROLE_USERNAME")]
     username: String,
+    /// Leave out (`omit`) or keep (`include`) the answers to personal-data questions.
+    /// Default: kept for coordinators, left out for analysts (who cannot ask for them).
+    #[arg(long, value_enum)]
+    personal: Option<Personal>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Personal {
+    Omit,
+    Include,
+}
+
+impl Personal {
+    fn as_str(self) -> &'static str {
+        match self {
+            Personal::Omit => "omit",
+            Personal::Include => "include",
+        }
+    }
 }
 
 pub async fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<ExitCode> {
@@ -219,9 +238,12 @@ pub async fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<ExitCode> {
             &args.server,
             &login.token,
             &args.questionnaire,
-            format,
-            args.version,
-            args.after,
+            &ExportQuery {
+                format,
+                version: args.version,
+                after: args.after,
+                personal: args.personal.map(|p| p.as_str().to_string()),
+            },
             &args.output,
             |n| pb.set_position(n),
         )
