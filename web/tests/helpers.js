@@ -226,12 +226,24 @@ export async function launchPhone(opts = {}) {
   };
 }
 
-/** Waits until the page is controlled by the service worker (reloading once if needed). */
+/** Waits until the page is controlled by the service worker (reloading if needed). On a
+ * loaded machine the first install, which precaches the wasm, can take a while: the waits are
+ * generous, and they are waits, not timings. */
 export async function waitForServiceWorker(page) {
-  await page.waitForFunction(() => navigator.serviceWorker.getRegistration().then((r) => !!r?.active), null, { timeout: 30_000 });
-  if (!await page.evaluate(() => !!navigator.serviceWorker.controller)) {
+  await page.waitForFunction(
+    () => navigator.serviceWorker.ready.then((r) => r.active?.state === 'activated'),
+    null,
+    { timeout: 90_000 },
+  );
+  for (let attempt = 1; ; attempt++) {
+    if (await page.evaluate(() => !!navigator.serviceWorker.controller)) return;
     await page.reload();
-    await page.waitForFunction(() => !!navigator.serviceWorker.controller);
+    try {
+      await page.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 30_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
   }
 }
 
