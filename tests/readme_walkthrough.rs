@@ -134,6 +134,19 @@ async fn a_newcomer_publishes_enrols_fills_syncs_and_exports_with_the_cli() {
         "{out}"
     );
 
+    // The coordinator sees the device, its last sync, and that nothing waits on it.
+    let out = ok(parole(&url, &client, &["device", "list"]));
+    let line = out
+        .lines()
+        .find(|l| l.contains("Camille"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(!line.contains("jamais"), "it has synced: {line}");
+    assert!(
+        line.contains("à envoyer 0") && line.contains("brouillons 0"),
+        "{line}"
+    );
+    let device_id = line.split_whitespace().next().unwrap().to_string();
+
     let csv = dir.path().join("reponses.csv");
     ok(parole(
         &url,
@@ -186,4 +199,11 @@ async fn a_newcomer_publishes_enrols_fills_syncs_and_exports_with_the_cli() {
         serde_json::from_str(std::fs::read_to_string(&ndjson).unwrap().trim()).unwrap();
     assert_eq!(line["personal_data"], "omitted");
     assert_eq!(line["answers"]["conseil"], "malakoff");
+
+    // A lost phone: the coordinator revokes it, and it can no longer sync.
+    ok(parole(&url, &client, &["device", "revoke", &device_id]));
+    let refused = parole(&url, &client, &["sync"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("autorisé"), "{stderr}");
 }

@@ -112,6 +112,8 @@ impl WireResponse {
 /// What the device reports of itself on each push, for the coordinator.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceState {
+    /// Responses queued on the device as the request leaves, the request's own included
+    /// (the server keeps what remains once they are answered).
     pub queued: u32,
     pub drafts: u32,
     pub app_version: String,

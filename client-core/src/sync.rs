@@ -432,7 +432,11 @@ impl<S: Storage, T: Transport> SyncEngine<S, T> {
                     .iter()
                     .map(|r| WireResponse::from(&r.response))
                     .collect(),
-                device_state: Some(device_state.clone()),
+                // Queued on the device as this request leaves, its own responses included.
+                device_state: Some(DeviceState {
+                    queued: counts.queued.saturating_sub(done) as u32,
+                    ..device_state.clone()
+                }),
             };
             let mut attempt = 0u32;
             let outcome = loop {

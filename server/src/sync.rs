@@ -217,10 +217,13 @@ pub async fn push(
     let device_state = match root.remove("device_state") {
         None | Some(Value::Null) => None,
         Some(v) => {
-            let state: DeviceState = from_value_with_path(v).map_err(|mut e| {
+            let mut state: DeviceState = from_value_with_path(v).map_err(|mut e| {
                 e.path = format!("/device_state{}", e.path);
                 AppError::invalid(format!("{} / {}", e.message, e.message_en), vec![e])
             })?;
+            // `queued` counts this request's responses, which each get a receipt now: what
+            // stays on the device (for the coordinator) is the rest.
+            state.queued = state.queued.saturating_sub(items.len() as u32);
             Some(serde_json::to_value(state).map_err(|e| AppError::Internal(e.into()))?)
         }
     };

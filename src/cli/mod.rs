@@ -70,6 +70,9 @@ pub enum Command {
     /// Interviewers, with a staff account: create one and get its enrolment code.
     #[command(subcommand)]
     Interviewer(staff::InterviewerCommand),
+    /// Devices, with a staff account: who synced when, what is still on each phone; revoke.
+    #[command(subcommand)]
+    Device(staff::DeviceCommand),
     /// Staff accounts, with the admin account.
     #[command(subcommand)]
     User(staff::UserCommand),
@@ -131,6 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => server::export(args, cli.lang).await,
         Command::Questionnaire(cmd) => staff::questionnaire(cmd, cli.lang).await,
         Command::Interviewer(cmd) => staff::interviewer(cmd, cli.lang).await,
+        Command::Device(cmd) => staff::device(cmd, cli.lang).await,
         Command::User(cmd) => staff::user(cmd, cli.lang).await,
     }
 }

@@ -60,6 +60,23 @@ pub enum InterviewerCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// The enrolled devices: whose, when each last synced, and what it still holds
+    /// (responses waiting to be sent, drafts), as it said at its last sync.
+    List {
+        #[command(flatten)]
+        staff: Staff,
+    },
+    /// Revoke a device (a lost phone): its token stops working at once.
+    Revoke {
+        /// The device's id (from `parole device list`).
+        id: String,
+        #[command(flatten)]
+        staff: Staff,
+    },
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StaffRole {
     Coordinator,
@@ -299,6 +316,68 @@ pub async fn user(cmd: UserCommand, lang: Lang) -> anyhow::Result<ExitCode> {
             println!(
                 "{} {new_username} ({role})",
                 lang.pick("compte créé :", "account created:")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub async fn device(cmd: DeviceCommand, lang: Lang) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DeviceCommand::List { staff } => {
+            let session = Session::open(&staff, lang).await?;
+            let (status, body) = session
+                .call(reqwest::Method::GET, "/api/v1/devices", None)
+                .await?;
+            if status != 200 {
+                bail!("{}", describe(status, &body, lang));
+            }
+            let never = lang.pick("jamais", "never");
+            for d in body["devices"].as_array().into_iter().flatten() {
+                let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                let state = &d["device_state"];
+                let held = if state.is_object() {
+                    format!(
+                        "{} {}  {} {}",
+                        lang.pick("à envoyer", "to send"),
+                        state["queued"],
+                        lang.pick("brouillons", "drafts"),
+                        state["drafts"]
+                    )
+                } else {
+                    String::new()
+                };
+                let revoked = if d["revoked_at"].is_string() {
+                    lang.pick("  (révoqué)", "  (revoked)")
+                } else {
+                    ""
+                };
+                println!(
+                    "{}  {} — {}  {} {}  {held}{revoked}",
+                    text(&d["id"]),
+                    text(&d["interviewer_name"]),
+                    text(&d["name"]),
+                    lang.pick("dernière synchro", "last sync"),
+                    d["last_sync_at"].as_str().unwrap_or(never),
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DeviceCommand::Revoke { id, staff } => {
+            let session = Session::open(&staff, lang).await?;
+            let (status, body) = session
+                .call(
+                    reqwest::Method::DELETE,
+                    &format!("/api/v1/devices/{id}"),
+                    None,
+                )
+                .await?;
+            if !(200..300).contains(&status) {
+                bail!("{}", describe(status, &body, lang));
+            }
+            println!(
+                "{} {id}",
+                lang.pick("appareil révoqué :", "device revoked:")
             );
             Ok(ExitCode::SUCCESS)
         }
