@@ -1,10 +1,12 @@
 //! The HTTP API v1's wire types: the contract between the server and every client.
 //! Add to it; never bend it.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::i18n::Message;
 use crate::response::{ContentHash, Location, Response, ResponseId};
 use crate::validate::ValidationError;
 
@@ -162,7 +164,262 @@ pub struct PushResponse {
 /// The body of every error the API returns.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
+    /// The message as one string, `"français / English"`, for clients that show one string.
     pub error: String,
+    /// The same message in each language: `message` (French) and `message_en` (English).
+    /// Absent only from a body that did not come from Parole.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Message>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ValidationError>,
+}
+
+impl ErrorBody {
+    pub fn new(message: Message, errors: Vec<ValidationError>) -> Self {
+        Self {
+            error: message.joined(),
+            message: Some(message),
+            errors,
+        }
+    }
+
+    /// The message in both languages (the one string in both when the body has no
+    /// `message` / `message_en`).
+    pub fn text(&self) -> Message {
+        self.message
+            .clone()
+            .unwrap_or_else(|| Message::same(self.error.clone()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The staff API: accounts, questionnaires, interviewers and devices, exports.
+//
+// One type per request and per answer, used by the server's handlers, the native
+// `ApiClient` and the CLI alike. A version that no longer takes responses is *retired*
+// (`POST …/versions/{n}/retire`); its wire fields keep their first names, `revoked_at` and
+// `revoked_reason`, which clients already read.
+
+/// `POST /api/v1/users` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateUserRequest {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+}
+
+/// The account `POST /api/v1/users` made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedUser {
+    pub id: Uuid,
+    pub username: String,
+    pub role: Role,
+}
+
+/// `POST /api/v1/questionnaires` (coordinator): a new questionnaire, its draft `document`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateQuestionnaireRequest {
+    pub slug: String,
+    pub document: Value,
+}
+
+/// The questionnaire `POST /api/v1/questionnaires` made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedQuestionnaire {
+    pub slug: String,
+}
+
+/// `PUT /api/v1/questionnaires/{slug}/draft` (coordinator).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PutDraftRequest {
+    pub document: Value,
+}
+
+/// `POST /api/v1/questionnaires/{slug}/publish`: the version the draft became.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    pub version: i32,
+}
+
+/// One questionnaire in `GET /api/v1/questionnaires`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionnaireSummary {
+    pub slug: String,
+    /// The latest version's title, else the draft's.
+    pub title: Option<String>,
+    pub latest_version: Option<i32>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `GET /api/v1/questionnaires`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionnaireList {
+    pub questionnaires: Vec<QuestionnaireSummary>,
+}
+
+/// One published version, without its document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionSummary {
+    pub version: i32,
+    pub title: String,
+    pub published_at: DateTime<Utc>,
+    /// When it was retired; `None` while it takes responses.
+    #[serde(rename = "revoked_at")]
+    pub retired_at: Option<DateTime<Utc>>,
+    #[serde(rename = "revoked_reason")]
+    pub retired_reason: Option<String>,
+}
+
+/// `GET /api/v1/questionnaires/{slug}`: the draft and the published versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionnaireDetail {
+    pub slug: String,
+    pub draft: Value,
+    pub versions: Vec<VersionSummary>,
+}
+
+/// `GET /api/v1/questionnaires/{slug}/versions/{n}`: one version with its document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionDetail {
+    pub slug: String,
+    #[serde(flatten)]
+    pub summary: VersionSummary,
+    pub document: Value,
+}
+
+/// The longest reason a retirement may give (it is shown on the phones).
+pub const MAX_RETIRE_REASON_CHARS: usize = 500;
+
+/// `POST /api/v1/questionnaires/{slug}/versions/{n}/retire` (coordinator): the body is
+/// optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetireRequest {
+    /// Why, shown on the phones (at most [`MAX_RETIRE_REASON_CHARS`] characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A version's retirement: the first one's time and reason stand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Retirement {
+    pub slug: String,
+    pub version: i32,
+    #[serde(rename = "revoked_at")]
+    pub retired_at: DateTime<Utc>,
+    #[serde(rename = "revoked_reason")]
+    pub retired_reason: Option<String>,
+}
+
+/// `POST /api/v1/interviewers` (coordinator).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateInterviewerRequest {
+    pub name: String,
+}
+
+/// The interviewer `POST /api/v1/interviewers` made, with its one-time enrolment code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedInterviewer {
+    pub id: Uuid,
+    pub name: String,
+    pub enrolment_code: String,
+}
+
+/// `POST /api/v1/interviewers/{id}/enrolment-code`: a new code (the unused ones stop
+/// working).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolmentCode {
+    pub id: Uuid,
+    pub enrolment_code: String,
+}
+
+/// One interviewer in `GET /api/v1/interviewers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interviewer {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET /api/v1/interviewers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterviewerList {
+    pub interviewers: Vec<Interviewer>,
+}
+
+/// One device in `GET /api/v1/devices`: whose, when it last synced, and what it said it
+/// still held then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub interviewer_id: Uuid,
+    pub interviewer_name: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub device_state: Option<DeviceState>,
+}
+
+/// `GET /api/v1/devices`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceSummary>,
+}
+
+/// What an export does with the answers to `x-personal-data` questions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum PersonalData {
+    Omit,
+    Include,
+}
+
+impl PersonalData {
+    /// The `personal` parameter's values.
+    pub const VALUES: [&'static str; 2] = ["omit", "include"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PersonalData::Omit => "omit",
+            PersonalData::Include => "include",
+        }
+    }
+}
+
+impl TryFrom<String> for PersonalData {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "omit" => Ok(PersonalData::Omit),
+            "include" => Ok(PersonalData::Include),
+            _ => Err(format!("values: {}", PersonalData::VALUES.join(", "))),
+        }
+    }
+}
+
+/// The query of `GET /api/v1/questionnaires/{slug}/responses.{ndjson,csv}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExportParams {
+    /// Only this published version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    /// Only the responses after this sequence number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
+    /// `omit` or `include` (default: by role; analysts may not include).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal: Option<PersonalData>,
+}
+
+/// `PUT /api/v1/attachments/sha256:{hex}`: what the server holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachmentStored {
+    pub name: String,
+    pub size: u64,
+    /// `false` when the server already held it (nothing changed).
+    pub created: bool,
 }

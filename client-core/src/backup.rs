@@ -18,6 +18,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::i18n::Message;
 use crate::outbox::{OutboxRecord, State};
 use crate::response::hex;
 
@@ -56,6 +57,26 @@ pub enum BackupError {
     Format(String),
     #[error("la photo {0} de la sauvegarde est abîmée (base64 ou empreinte) / photo damaged in the backup")]
     DamagedPhoto(String),
+}
+
+impl BackupError {
+    /// The message in each language (its `Display` is both, joined).
+    pub fn message(&self) -> Message {
+        match self {
+            BackupError::Unreadable(e) => Message::new(
+                format!("ce fichier n'est pas une sauvegarde Parole lisible : {e}"),
+                "not a readable Parole backup",
+            ),
+            BackupError::Format(format) => Message::new(
+                format!("format de sauvegarde inconnu « {format} » (attendu {BACKUP_FORMAT})"),
+                "unknown backup format",
+            ),
+            BackupError::DamagedPhoto(reference) => Message::new(
+                format!("la photo {reference} de la sauvegarde est abîmée (base64 ou empreinte)"),
+                "photo damaged in the backup",
+            ),
+        }
+    }
 }
 
 impl Backup {
@@ -244,6 +265,17 @@ mod tests {
         let err = Backup::parse(r#"{"format": "autre/2", "responses": []}"#).unwrap_err();
         assert!(err.to_string().contains("autre/2"), "{err}");
         assert!(Backup::parse("<html>").is_err());
+    }
+
+    #[test]
+    fn each_message_is_its_display_in_one_language() {
+        for e in [
+            BackupError::Unreadable("EOF".into()),
+            BackupError::Format("autre/2".into()),
+            BackupError::DamagedPhoto(photo_ref(b"x")),
+        ] {
+            assert_eq!(e.to_string(), e.message().joined(), "{e:?}");
+        }
     }
 
     #[test]

@@ -22,8 +22,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::api::{
-    EnrolRequest, EnrolResponse, ErrorBody, LoginRequest, LoginResponse, PushRequest, PushResponse,
-    SyncQuestionnaires,
+    CreateInterviewerRequest, CreateQuestionnaireRequest, CreateUserRequest, CreatedInterviewer,
+    CreatedQuestionnaire, CreatedUser, DeviceList, EnrolRequest, EnrolResponse, EnrolmentCode,
+    ErrorBody, ExportParams, InterviewerList, LoginRequest, LoginResponse, Published, PushRequest,
+    PushResponse, PutDraftRequest, QuestionnaireDetail, QuestionnaireList, RetireRequest,
+    Retirement, SyncQuestionnaires, VersionDetail,
 };
 use crate::outbox::{OutboxRecord, Storage, StorageError};
 use crate::response::ResponseId;
@@ -312,11 +315,12 @@ fn snippet(bytes: &[u8]) -> String {
     }
 }
 
-/// The server's error message out of an error body (`{"error": …}`), or the raw snippet.
-pub fn error_message(body: &str) -> String {
+/// The server's error message out of an error body, in each language ([`ErrorBody::text`]),
+/// or the body itself in both when it is not one.
+pub fn error_message(body: &str) -> crate::i18n::Message {
     serde_json::from_str::<ErrorBody>(body)
-        .map(|b| b.error)
-        .unwrap_or_else(|_| body.to_string())
+        .map(|b| b.text())
+        .unwrap_or_else(|_| crate::i18n::Message::same(body))
 }
 
 async fn status_error(resp: reqwest::Response) -> TransportError {
@@ -467,12 +471,8 @@ impl Transport for HttpTransport {
 #[derive(Debug, Clone)]
 pub struct ExportQuery {
     pub format: ExportFormat,
-    /// Only this published version.
-    pub version: Option<i32>,
-    /// Only the responses after this sequence number.
-    pub after: Option<i64>,
-    /// `omit` or `include` the answers to personal-data questions (default: by role).
-    pub personal: Option<String>,
+    /// The query: version, after, personal.
+    pub params: ExportParams,
 }
 
 /// Export formats of `GET /api/v1/questionnaires/{slug}/responses.{ext}`.
@@ -589,16 +589,6 @@ impl ApiClient {
         dest: &Path,
         mut on_bytes: impl FnMut(u64),
     ) -> Result<u64, ApiError> {
-        let mut query: Vec<(&str, String)> = Vec::new();
-        if let Some(v) = what.version {
-            query.push(("version", v.to_string()));
-        }
-        if let Some(a) = what.after {
-            query.push(("after", a.to_string()));
-        }
-        if let Some(p) = &what.personal {
-            query.push(("personal", p.clone()));
-        }
         let mut resp = self
             .download
             .get(format!(
@@ -607,7 +597,7 @@ impl ApiClient {
                 slug,
                 what.format.extension()
             ))
-            .query(&query)
+            .query(&what.params)
             .bearer_auth(token)
             .send()
             .await
@@ -645,5 +635,195 @@ impl ApiClient {
             let _ = fs::remove_file(&tmp);
         }
         result.map(|()| total)
+    }
+}
+
+/// A staff session: the staff API's calls (`api.rs`'s types), with a bearer token from
+/// [`ApiClient::login`]. [`StaffSession::logout`] ends it on the server.
+#[derive(Debug, Clone)]
+pub struct StaffSession {
+    api: ApiClient,
+    server: String,
+    token: String,
+}
+
+impl ApiClient {
+    /// The staff calls, as the holder of `token` on `server`.
+    pub fn staff(&self, server: &str, token: &str) -> StaffSession {
+        StaffSession {
+            api: self.clone(),
+            server: base(server),
+            token: token.to_string(),
+        }
+    }
+}
+
+impl StaffSession {
+    /// The server's base URL, without a trailing slash.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The session's bearer token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Sends a request with `body` as JSON, if any; the success's response, or the server's
+    /// error.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&(impl serde::Serialize + ?Sized)>,
+    ) -> Result<reqwest::Response, ApiError> {
+        let mut request = self
+            .api
+            .client
+            .request(method, format!("{}{path}", self.server))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let resp = request.send().await.map_err(map_reqwest)?;
+        if !resp.status().is_success() {
+            return Err(status_error(resp).await.into());
+        }
+        Ok(resp)
+    }
+
+    async fn get<R: serde::de::DeserializeOwned>(&self, path: &str) -> Result<R, ApiError> {
+        let resp = self.send(reqwest::Method::GET, path, None::<&()>).await?;
+        Ok(read_json(resp).await?)
+    }
+
+    async fn post<R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &(impl serde::Serialize + ?Sized),
+    ) -> Result<R, ApiError> {
+        let resp = self.send(reqwest::Method::POST, path, Some(body)).await?;
+        Ok(read_json(resp).await?)
+    }
+
+    /// `GET /api/v1/questionnaires`.
+    pub async fn questionnaires(&self) -> Result<QuestionnaireList, ApiError> {
+        self.get("/api/v1/questionnaires").await
+    }
+
+    /// `GET /api/v1/questionnaires/{slug}`: the draft and the versions.
+    pub async fn questionnaire(&self, slug: &str) -> Result<QuestionnaireDetail, ApiError> {
+        self.get(&format!("/api/v1/questionnaires/{slug}")).await
+    }
+
+    /// `GET /api/v1/questionnaires/{slug}/versions/{n}`.
+    pub async fn version(&self, slug: &str, version: i32) -> Result<VersionDetail, ApiError> {
+        self.get(&format!("/api/v1/questionnaires/{slug}/versions/{version}"))
+            .await
+    }
+
+    /// `POST /api/v1/questionnaires` (409 when the slug is taken).
+    pub async fn create_questionnaire(
+        &self,
+        request: &CreateQuestionnaireRequest,
+    ) -> Result<CreatedQuestionnaire, ApiError> {
+        self.post("/api/v1/questionnaires", request).await
+    }
+
+    /// `PUT /api/v1/questionnaires/{slug}/draft`.
+    pub async fn put_draft(&self, slug: &str, request: &PutDraftRequest) -> Result<(), ApiError> {
+        self.send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/questionnaires/{slug}/draft"),
+            Some(request),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `POST /api/v1/questionnaires/{slug}/publish`: the draft becomes a new version.
+    pub async fn publish(&self, slug: &str) -> Result<Published, ApiError> {
+        self.post(&format!("/api/v1/questionnaires/{slug}/publish"), &())
+            .await
+    }
+
+    /// `POST /api/v1/questionnaires/{slug}/versions/{n}/retire`.
+    pub async fn retire_version(
+        &self,
+        slug: &str,
+        version: i32,
+        request: &RetireRequest,
+    ) -> Result<Retirement, ApiError> {
+        self.post(
+            &format!("/api/v1/questionnaires/{slug}/versions/{version}/retire"),
+            request,
+        )
+        .await
+    }
+
+    /// `POST /api/v1/interviewers`: the interviewer and its one-time enrolment code.
+    pub async fn create_interviewer(
+        &self,
+        request: &CreateInterviewerRequest,
+    ) -> Result<CreatedInterviewer, ApiError> {
+        self.post("/api/v1/interviewers", request).await
+    }
+
+    /// `GET /api/v1/interviewers`.
+    pub async fn interviewers(&self) -> Result<InterviewerList, ApiError> {
+        self.get("/api/v1/interviewers").await
+    }
+
+    /// `POST /api/v1/interviewers/{id}/enrolment-code`: a new code.
+    pub async fn new_enrolment_code(
+        &self,
+        interviewer: uuid::Uuid,
+    ) -> Result<EnrolmentCode, ApiError> {
+        self.post(
+            &format!("/api/v1/interviewers/{interviewer}/enrolment-code"),
+            &(),
+        )
+        .await
+    }
+
+    /// `GET /api/v1/devices`.
+    pub async fn devices(&self) -> Result<DeviceList, ApiError> {
+        self.get("/api/v1/devices").await
+    }
+
+    /// `DELETE /api/v1/devices/{id}`: the device's token stops working at once.
+    pub async fn revoke_device(&self, device: &str) -> Result<(), ApiError> {
+        self.send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/devices/{device}"),
+            None::<&()>,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `POST /api/v1/users` (admin).
+    pub async fn create_user(&self, request: &CreateUserRequest) -> Result<CreatedUser, ApiError> {
+        self.post("/api/v1/users", request).await
+    }
+
+    /// `POST /api/v1/auth/logout`: the token stops working.
+    pub async fn logout(&self) -> Result<(), ApiError> {
+        self.send(reqwest::Method::POST, "/api/v1/auth/logout", None::<&()>)
+            .await?;
+        Ok(())
+    }
+
+    /// Streams an export into `dest`: see [`ApiClient::export`].
+    pub async fn export(
+        &self,
+        slug: &str,
+        what: &ExportQuery,
+        dest: &Path,
+        on_bytes: impl FnMut(u64),
+    ) -> Result<u64, ApiError> {
+        self.api
+            .export(&self.server, &self.token, slug, what, dest, on_bytes)
+            .await
     }
 }

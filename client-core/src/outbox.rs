@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::i18n::Message;
 use crate::questionnaire::Questionnaire;
 use crate::response::{ContentHash, Response, ResponseId};
 use crate::validate::ValidationError;
@@ -87,6 +88,29 @@ pub enum StorageError {
     Backend(String),
 }
 
+impl StorageError {
+    /// The message in each language (its `Display` is both, joined).
+    pub fn message(&self) -> Message {
+        match self {
+            StorageError::Io { what, message } => Message::new(
+                format!("impossible d'accéder au stockage ({what}) : {message} — vérifiez l'espace disque et les droits"),
+                "storage access failed",
+            ),
+            StorageError::Corrupt { what, reason } => Message::new(
+                format!("enregistrement illisible {what} : {reason} — il est laissé en place ; mettez-le de côté et signalez-le"),
+                "unreadable record, left in place",
+            ),
+            StorageError::InvalidKey(key) => Message::new(
+                format!("clé de méta-données invalide : {key:?}"),
+                "invalid meta key",
+            ),
+            StorageError::Backend(e) => {
+                Message::new(format!("erreur du stockage : {e}"), "storage error")
+            }
+        }
+    }
+}
+
 /// The device's store: records by response id, plus a few meta values (server URL, token,
 /// pulled questionnaires, ETag).
 ///
@@ -121,6 +145,33 @@ pub enum OutboxError {
     HashMismatch(ResponseId),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl OutboxError {
+    /// The message in each language (its `Display` is both, joined).
+    pub fn message(&self) -> Message {
+        match self {
+            OutboxError::Invalid(errors) => Message::new(
+                format!("la réponse n'est pas valide ({} erreur(s))", errors.len()),
+                "the response is not valid",
+            ),
+            OutboxError::NotFound(id) => {
+                Message::new(format!("réponse inconnue : {id}"), "unknown response")
+            }
+            OutboxError::WrongState { id, state } => Message::new(
+                format!(
+                    "la réponse {id} est dans l'état « {} », l'opération est impossible",
+                    state.as_str()
+                ),
+                format!("response is {}, operation refused", state.as_str()),
+            ),
+            OutboxError::HashMismatch(id) => Message::new(
+                format!("l'empreinte du serveur ne correspond pas à la réponse {id}"),
+                "server hash mismatch",
+            ),
+            OutboxError::Storage(e) => e.message(),
+        }
+    }
 }
 
 /// How many records are in each state.
@@ -390,5 +441,43 @@ impl Storage for MemoryStorage {
             .borrow_mut()
             .insert(key.to_string(), value.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_message_is_its_display_in_one_language() {
+        let id = ResponseId::new();
+        let errors = [
+            OutboxError::Storage(StorageError::Io {
+                what: "/x".into(),
+                message: "disque plein".into(),
+            }),
+            OutboxError::Storage(StorageError::Corrupt {
+                what: "r.json".into(),
+                reason: "EOF".into(),
+            }),
+            OutboxError::Storage(StorageError::InvalidKey("a/b".into())),
+            OutboxError::Storage(StorageError::Backend("QuotaExceededError".into())),
+            OutboxError::Invalid(Vec::new()),
+            OutboxError::NotFound(id),
+            OutboxError::WrongState {
+                id,
+                state: State::Synced,
+            },
+            OutboxError::HashMismatch(id),
+        ];
+        for e in errors {
+            assert_eq!(e.to_string(), e.message().joined(), "{e:?}");
+            if let OutboxError::Storage(s) = &e {
+                assert_eq!(s.to_string(), s.message().joined(), "{s:?}");
+            }
+        }
+        let m = StorageError::Backend("QuotaExceededError".into()).message();
+        assert_eq!(m.fr, "erreur du stockage : QuotaExceededError");
+        assert_eq!(m.en, "storage error");
     }
 }

@@ -47,8 +47,9 @@ pub enum Pulled {
 /// Why a request did not get a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
-    /// The server answered with this status.
-    #[error("le serveur a répondu {status} : {} / server answered {status}", server_message(.body))]
+    /// The server answered with this status (`body`: what it said, as an [`api::ErrorBody`]
+    /// when it is Parole's).
+    #[error("{}", status_message(*.status, .body))]
     Status { status: u16, body: String },
     /// No answer: DNS, refused or dropped connection, TLS…
     #[error("réseau indisponible : {0} / network error")]
@@ -60,14 +61,45 @@ pub enum TransportError {
     Timeout,
 }
 
-/// The `error` of an API error body (`{"error": …}`), or the body itself.
-pub fn server_message(body: &str) -> String {
+/// The message of an API error body, in each language ([`api::ErrorBody::text`]), or the
+/// body itself in both when it is not one.
+pub fn server_message(body: &str) -> Message {
     serde_json::from_str::<api::ErrorBody>(body)
-        .map(|b| b.error)
-        .unwrap_or_else(|_| body.to_string())
+        .map(|b| b.text())
+        .unwrap_or_else(|_| Message::same(body))
+}
+
+/// `le serveur a répondu 400 : …` / `the server answered 400: …`, with what it said.
+fn status_message(status: u16, body: &str) -> Message {
+    if body.trim().is_empty() {
+        return Message::new(
+            format!("le serveur a répondu {status}"),
+            format!("the server answered {status}"),
+        );
+    }
+    server_message(body).wrap(
+        |fr| format!("le serveur a répondu {status} : {fr}"),
+        |en| format!("the server answered {status}: {en}"),
+    )
 }
 
 impl TransportError {
+    /// The message in each language (its `Display` is both, joined); a status carries the
+    /// server's own message ([`server_message`]).
+    pub fn message(&self) -> Message {
+        match self {
+            TransportError::Status { status, body } => status_message(*status, body),
+            TransportError::Network(e) => {
+                Message::new(format!("réseau indisponible : {e}"), "network error")
+            }
+            TransportError::BadBody(e) => Message::new(
+                format!("réponse illisible (portail captif ?) : {e}"),
+                "unreadable answer (captive portal?)",
+            ),
+            TransportError::Timeout => Message::new("délai dépassé", "timed out"),
+        }
+    }
+
     /// True when retrying the same request cannot help (a 4xx other than 408/429; 413 is
     /// handled by splitting the batch).
     pub fn is_permanent(&self) -> bool {
@@ -134,16 +166,16 @@ impl SyncError {
                 "Cet appareil n'est plus autorisé : demandez un nouveau code d'enrôlement au coordinateur.",
                 "This device is no longer authorised: ask the coordinator for a new enrolment code.",
             ),
-            SyncError::Refused { error, .. } => Message::new(
-                format!("Le serveur refuse la requête ({error}). Rien n'est perdu : les réponses restent en file."),
-                format!("The server refuses the request ({error}). Nothing is lost: the responses stay queued."),
+            SyncError::Refused { error, .. } => error.message().wrap(
+                |fr| format!("Le serveur refuse la requête ({fr}). Rien n'est perdu : les réponses restent en file."),
+                |en| format!("The server refuses the request ({en}). Nothing is lost: the responses stay queued."),
             ),
-            SyncError::Unreachable { attempts, error } => Message::new(
-                format!("Serveur injoignable après {attempts} tentative(s) ({error}). Rien n'est perdu : réessayez plus tard."),
-                format!("Server unreachable after {attempts} attempt(s) ({error}). Nothing is lost: try again later."),
+            SyncError::Unreachable { attempts, error } => error.message().wrap(
+                |fr| format!("Serveur injoignable après {attempts} tentative(s) ({fr}). Rien n'est perdu : réessayez plus tard."),
+                |en| format!("Server unreachable after {attempts} attempt(s) ({en}). Nothing is lost: try again later."),
             ),
-            SyncError::Storage(e) => Message::new(e.to_string(), e.to_string()),
-            SyncError::Outbox(e) => Message::new(e.to_string(), e.to_string()),
+            SyncError::Storage(e) => e.message(),
+            SyncError::Outbox(e) => e.message(),
         }
     }
 
@@ -218,8 +250,8 @@ pub struct SyncReport {
     pub requests: usize,
     /// Retries after a transient failure.
     pub retries: usize,
-    /// The last transient failure, when retries ran out.
-    pub gave_up: Option<String>,
+    /// The last transient failure, when retries ran out (in each language).
+    pub gave_up: Option<Message>,
 }
 
 /// Progress of a push, for a progress bar.
@@ -459,7 +491,7 @@ impl<S: Storage, T: Transport> SyncEngine<S, T> {
                     }
                     Err(e) if attempt >= self.config.max_attempts.max(1) => {
                         // Give up for now: the network is most likely down for every batch.
-                        report.gave_up = Some(e.to_string());
+                        report.gave_up = Some(e.message());
                         report.still_queued = self.outbox.queued().await?.len();
                         return Ok(report);
                     }
@@ -571,4 +603,83 @@ fn chunk(records: Vec<OutboxRecord>, size: usize) -> VecDeque<Vec<OutboxRecord>>
 /// States that the engine leaves for the interviewer to act on.
 pub fn needs_attention(state: State) -> bool {
     matches!(state, State::Rejected | State::Conflict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_carries_the_servers_message_in_each_language() {
+        let e = TransportError::Status {
+            status: 422,
+            body: r#"{"error":"a / b / c","message":"Âge / tranche requis","message_en":"Age bracket required"}"#.into(),
+        };
+        assert_eq!(
+            e.message(),
+            Message::new(
+                "le serveur a répondu 422 : Âge / tranche requis",
+                "the server answered 422: Age bracket required"
+            )
+        );
+        assert_eq!(e.to_string(), e.message().joined());
+        // A body that is not Parole's is said as it is, in both.
+        let e = TransportError::Status {
+            status: 502,
+            body: "<html>Bad Gateway</html>".into(),
+        };
+        assert_eq!(
+            e.message().fr,
+            "le serveur a répondu 502 : <html>Bad Gateway</html>"
+        );
+        assert_eq!(
+            e.message().en,
+            "the server answered 502: <html>Bad Gateway</html>"
+        );
+        let e = TransportError::Status {
+            status: 503,
+            body: String::new(),
+        };
+        assert_eq!(e.message().en, "the server answered 503");
+    }
+
+    #[test]
+    fn each_transport_message_is_its_display_in_one_language() {
+        for e in [
+            TransportError::Network("dns".into()),
+            TransportError::BadBody("<html>".into()),
+            TransportError::Timeout,
+        ] {
+            assert_eq!(e.to_string(), e.message().joined(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_embeds_the_servers_message_in_each_language() {
+        let e = SyncError::Refused {
+            error: TransportError::Status {
+                status: 400,
+                body: r#"{"error":"requête illisible / unreadable request","message":"requête illisible","message_en":"unreadable request"}"#.into(),
+            },
+            report: SyncReport::default(),
+        };
+        let m = e.message();
+        assert!(
+            m.fr.contains("(le serveur a répondu 400 : requête illisible)"),
+            "{m:?}"
+        );
+        assert!(!m.fr.contains("unreadable"), "{m:?}");
+        assert!(
+            m.en.contains("(the server answered 400: unreadable request)"),
+            "{m:?}"
+        );
+        let e = SyncError::Unreachable {
+            attempts: 5,
+            error: TransportError::Timeout,
+        };
+        assert!(e.message().fr.contains("(délai dépassé)"));
+        assert!(e.message().en.contains("(timed out)"));
+        let e = SyncError::Storage(StorageError::Backend("QuotaExceededError".into()));
+        assert_eq!(e.message().en, "storage error");
+    }
 }

@@ -20,6 +20,7 @@ use jsonschema::{Draft, JsonType, Validator};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::i18n::Message;
 use crate::questionnaire::check::format_error;
 use crate::questionnaire::{push_token, split_pointer, Question, QuestionKind, Questionnaire};
 
@@ -30,18 +31,27 @@ pub struct ValidationError {
     pub path: String,
     /// A stable machine code (`required`, `hidden`, `type`, `enum`, `format`, …).
     pub code: String,
-    /// The message in French.
-    pub message: String,
-    /// The message in English.
-    pub message_en: String,
+    /// What is wrong, in French and English (`message` and `message_en` on the wire).
+    #[serde(flatten)]
+    pub message: Message,
+}
+
+impl ValidationError {
+    pub fn new(path: impl Into<String>, code: impl Into<String>, message: Message) -> Self {
+        Self {
+            path: path.into(),
+            code: code.into(),
+            message,
+        }
+    }
 }
 
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.path.is_empty() {
-            write!(f, "{}", self.message)
+            write!(f, "{}", self.message.fr)
         } else {
-            write!(f, "{}: {}", self.path, self.message)
+            write!(f, "{}: {}", self.path, self.message.fr)
         }
     }
 }
@@ -740,11 +750,6 @@ fn short(v: &Value) -> String {
     }
 }
 
-fn error(path: &str, code: &str, message: String, message_en: String) -> ValidationError {
-    ValidationError {
-        path: path.to_string(),
-        code: code.to_string(),
-        message,
-        message_en,
-    }
+fn error(path: &str, code: &str, fr: String, en: String) -> ValidationError {
+    ValidationError::new(path, code, Message::new(fr, en))
 }

@@ -1,5 +1,5 @@
-//! The format's conformance cases: every case of `fixtures/*.cases.json` against the
-//! project's example questionnaires in `schemas/examples/`.
+//! The format's conformance cases: every case of `schemas/examples/*.cases.json` against the
+//! project's example questionnaires beside them.
 
 use std::path::{Path, PathBuf};
 
@@ -16,19 +16,19 @@ fn read(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
+fn examples() -> PathBuf {
+    root().join("schemas/examples")
+}
+
 fn example(name: &str) -> Questionnaire {
-    let document = read(&root().join("schemas/examples").join(name));
+    let document = read(&examples().join(name));
     Questionnaire::parse(&document)
         .unwrap_or_else(|errors| panic!("{name} is refused: {errors:#?}"))
 }
 
 /// Runs every case of one file; returns the failures, described.
 fn run_cases(file: &str) -> Vec<String> {
-    let cases = read(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(file),
-    );
+    let cases = read(&examples().join(file));
     let q = example(cases["questionnaire"].as_str().unwrap());
     let mut failures = Vec::new();
     for case in cases["cases"].as_array().unwrap() {
@@ -50,7 +50,7 @@ fn run_cases(file: &str) -> Vec<String> {
             }
         }
         for e in &errors {
-            if e.message.is_empty() || e.message_en.is_empty() || e.code.is_empty() {
+            if e.message.fr.is_empty() || e.message.en.is_empty() || e.code.is_empty() {
                 failures.push(format!("{file}: «{name}»: incomplete error {e:?}"));
             }
         }
@@ -76,9 +76,11 @@ fn every_besoins_formation_case_passes() {
 
 #[test]
 fn every_example_questionnaire_is_accepted() {
-    for entry in std::fs::read_dir(root().join("schemas/examples")).unwrap() {
+    for entry in std::fs::read_dir(examples()).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json") {
+        let name = path.file_name().unwrap().to_string_lossy();
+        // The conformance cases live beside the questionnaires: not questionnaires themselves.
+        if name.ends_with(".json") && !name.ends_with(".cases.json") {
             let document = read(&path);
             if let Err(errors) = Questionnaire::parse(&document) {
                 panic!("{} is refused: {errors:#?}", path.display());
@@ -90,15 +92,13 @@ fn every_example_questionnaire_is_accepted() {
 #[test]
 fn every_case_error_message_is_printed_for_review() {
     // Not an assertion: `cargo test -- --nocapture` shows the messages an interviewer sees.
-    let cases = read(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parole-habitants.cases.json"),
-    );
+    let cases = read(&examples().join("parole-habitants.cases.json"));
     let q = example("parole-habitants.json");
     for case in cases["cases"].as_array().unwrap() {
         for e in q.validate(&case["answers"]) {
             println!(
                 "{} [{}] {}\n    {}",
-                e.path, e.code, e.message, e.message_en
+                e.path, e.code, e.message.fr, e.message.en
             );
         }
     }

@@ -362,7 +362,7 @@ fn each_broken_document_is_refused_at_the_right_place() {
                     ));
                 }
                 for e in &errors {
-                    if e.message.is_empty() || e.message_en.is_empty() {
+                    if e.message.fr.is_empty() || e.message.en.is_empty() {
                         failures.push(format!("{name}: empty message in {e:?}"));
                     }
                 }
@@ -415,11 +415,11 @@ fn a_format_error_names_the_question_in_french_and_english() {
     }));
     let e = &errors[0];
     assert!(
-        e.message.contains("« quartier »") && e.message.contains("dropdown"),
+        e.message.fr.contains("« quartier »") && e.message.fr.contains("dropdown"),
         "{e:?}"
     );
     assert!(
-        e.message_en.contains("“quartier”") && e.message_en.contains("dropdown"),
+        e.message.en.contains("“quartier”") && e.message.en.contains("dropdown"),
         "{e:?}"
     );
 }

@@ -210,8 +210,8 @@ fn a_hidden_answer_is_refused() {
     let errors = q.validate(&json!({"quartier": "bellevue", "quartier_autre": "x"}));
     let e = errors.iter().find(|e| e.code == "hidden").unwrap();
     assert_eq!(e.path, "/quartier_autre");
-    assert!(e.message.contains("« Lequel ? »"), "{}", e.message);
-    assert!(e.message_en.contains("“Which one?”"), "{}", e.message_en);
+    assert!(e.message.fr.contains("« Lequel ? »"), "{}", e.message.fr);
+    assert!(e.message.en.contains("“Which one?”"), "{}", e.message.en);
 }
 
 #[test]
@@ -220,8 +220,8 @@ fn a_missing_answer_names_the_question_by_its_title() {
     let errors = q.validate(&json!({"quartier": "autre"}));
     let e = errors.iter().find(|e| e.path == "/quartier_autre").unwrap();
     assert_eq!(e.code, "required");
-    assert_eq!(e.message, "La réponse à « Lequel ? » est obligatoire.");
-    assert_eq!(e.message_en, "The answer to “Which one?” is required.");
+    assert_eq!(e.message.fr, "La réponse à « Lequel ? » est obligatoire.");
+    assert_eq!(e.message.en, "The answer to “Which one?” is required.");
 }
 
 #[test]
@@ -287,9 +287,10 @@ fn a_repeat_item_error_names_its_item() {
     assert!(
         errors[0]
             .message
+            .fr
             .contains("élément n° 1 de « Formations déjà suivies »"),
         "{}",
-        errors[0].message
+        errors[0].message.fr
     );
 }
 

@@ -128,8 +128,7 @@ async fn a_rejected_response_keeps_its_errors_and_can_be_requeued_corrected() {
     let err = parole_client::ValidationError {
         path: "/age".into(),
         code: "minimum".into(),
-        message: "trop jeune".into(),
-        message_en: "too young".into(),
+        message: parole_client::i18n::Message::new("trop jeune", "too young"),
     };
     outbox.mark_rejected(id, vec![err.clone()]).await.unwrap();
     let got = open(dir.path()).get(id).await.unwrap().unwrap();

@@ -104,8 +104,10 @@ fn err() -> ValidationError {
     ValidationError {
         path: "/age".into(),
         code: "minimum".into(),
-        message: "L'âge doit être positif".into(),
-        message_en: "Age must be positive".into(),
+        message: parole_client::i18n::Message::new(
+            "L'âge doit être positif",
+            "Age must be positive",
+        ),
     }
 }
 
@@ -360,8 +362,9 @@ async fn a_captive_portal_page_leaves_everything_queued() {
     assert_eq!(report.still_queued, 3);
     assert!(report
         .gave_up
-        .as_deref()
+        .as_ref()
         .unwrap()
+        .fr
         .contains("portail captif"));
     assert_eq!(e.transport().requests.borrow().len(), 3, "max_attempts");
     assert_eq!(states(&e).await, vec![State::Queued; 3]);

@@ -7,7 +7,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::ClientError;
-use crate::util::split_bilingual;
 
 /// What `sync()` did: the push's counts, the photos', and the error that stopped it, if any.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -41,11 +40,12 @@ impl SyncOutcome {
         self.conflict += report.conflict;
         self.still_queued = report.still_queued;
         if let (Some(why), None) = (&report.gave_up, &self.error) {
-            let (fr, en) = split_bilingual(why);
-            self.error = Some(ClientError::new(
+            self.error = Some(ClientError::with_message(
                 "unreachable",
-                format!("Serveur injoignable ({fr}). Rien n'est perdu : les réponses restent en file, réessayez plus tard."),
-                format!("Server unreachable ({en}). Nothing is lost: the responses stay queued; try again later."),
+                why.wrap(
+                    |fr| format!("Serveur injoignable ({fr}). Rien n'est perdu : les réponses restent en file, réessayez plus tard."),
+                    |en| format!("Server unreachable ({en}). Nothing is lost: the responses stay queued; try again later."),
+                ),
             ));
         }
     }
@@ -65,6 +65,7 @@ mod tests {
     use super::*;
     use parole_client::backup::{photo_ref, Backup};
     use parole_client::outbox::{OutboxRecord, State};
+    use parole_client::sync::TransportError;
     use parole_client::{Response, ResponseId};
     use serde_json::json;
 
@@ -118,7 +119,7 @@ mod tests {
         o.add_report(&SyncReport {
             sent: 5,
             still_queued: 1,
-            gave_up: Some("réseau indisponible : Failed to fetch / network error".into()),
+            gave_up: Some(TransportError::Network("Failed to fetch".into()).message()),
             ..SyncReport::default()
         });
         assert_eq!(o.sent, 5);
@@ -126,10 +127,11 @@ mod tests {
         assert_eq!(e.code, "unreachable");
         assert!(
             e.message
+                .fr
                 .contains("(réseau indisponible : Failed to fetch)"),
             "{e:?}"
         );
-        assert!(e.message_en.contains("(network error)"), "{e:?}");
+        assert!(e.message.en.contains("(network error)"), "{e:?}");
         let v = serde_json::to_value(&o).unwrap();
         assert_eq!(v["error"]["code"], "unreachable");
         assert!(serde_json::to_value(SyncOutcome::default())

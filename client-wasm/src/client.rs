@@ -17,6 +17,7 @@ use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Promise, Reflect, Uint8Array};
 use parole_client::api::{EnrolRequest, EnrolResponse, SyncQuestionnaire};
+use parole_client::i18n::Message;
 use parole_client::outbox::{Outbox, OutboxError, State, Storage};
 use parole_client::sync::{self, SyncConfig, SyncEngine, TransportError};
 use parole_client::{Questionnaire, Response, ResponseId};
@@ -49,9 +50,9 @@ type JsResult<T> = Result<T, ClientError>;
 impl From<ClientError> for JsValue {
     /// A JS `Error` whose `message` is the French text, with `code` and `message_en`.
     fn from(e: ClientError) -> JsValue {
-        let err = js_sys::Error::new(&e.message);
+        let err = js_sys::Error::new(&e.message.fr);
         let _ = Reflect::set(&err, &"code".into(), &e.code.as_str().into());
-        let _ = Reflect::set(&err, &"message_en".into(), &e.message_en.as_str().into());
+        let _ = Reflect::set(&err, &"message_en".into(), &e.message.en.as_str().into());
         err.into()
     }
 }
@@ -60,8 +61,12 @@ impl From<ClientError> for JsValue {
 fn to_js<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
     let text = serde_json::to_string(value)
         .map_err(|e| ClientError::new("internal", e.to_string(), e.to_string()))?;
-    js_sys::JSON::parse(&text)
-        .map_err(|e| ClientError::new("internal", crate::idb_storage::js_message(&e), ""))
+    js_sys::JSON::parse(&text).map_err(|e| {
+        ClientError::with_message(
+            "internal",
+            Message::same(crate::idb_storage::js_message(&e)),
+        )
+    })
 }
 
 /// A JS argument read as `T` (through JSON).
@@ -595,7 +600,7 @@ impl Inner {
             ClientError::bad_questionnaire(
                 &pulled.slug,
                 pulled.version,
-                errors.first().map(|e| e.message.as_str()),
+                errors.first().map(|e| &e.message),
             )
         })?;
         let held = Rc::new(Held { pulled, model });
@@ -620,7 +625,11 @@ impl Inner {
             Some(q) => q,
             None => match self.storage.get_meta(&archive_key(slug, version)).await? {
                 Some(v) => serde_json::from_value(v).map_err(|e| {
-                    ClientError::bad_questionnaire(slug, version, Some(&e.to_string()))
+                    ClientError::bad_questionnaire(
+                        slug,
+                        version,
+                        Some(&Message::same(e.to_string())),
+                    )
                 })?,
                 None => return Err(ClientError::unknown_questionnaire(slug, version)),
             },

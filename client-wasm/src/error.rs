@@ -3,36 +3,33 @@
 //! `sync()`'s result.
 
 use parole_client::api::ErrorBody;
+use parole_client::i18n::Message;
 use parole_client::outbox::{OutboxError, StorageError};
 use parole_client::sync::{SyncError, TransportError};
 use serde::Serialize;
-
-use crate::util::{snippet, split_bilingual};
 
 /// An error for the interviewer, in both languages, with a machine code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClientError {
     /// A stable code: see the README's table.
     pub code: String,
-    /// In French.
-    pub message: String,
-    /// In English.
-    pub message_en: String,
+    /// In French (`message`) and in English (`message_en`).
+    #[serde(flatten)]
+    pub message: Message,
 }
 
 impl ClientError {
     pub fn new(code: &str, fr: impl Into<String>, en: impl Into<String>) -> Self {
-        Self {
-            code: code.to_string(),
-            message: fr.into(),
-            message_en: en.into(),
-        }
+        Self::with_message(code, Message::new(fr, en))
     }
 
-    /// From a bilingual `"fr / en"` text, such as client-core's error messages.
-    pub fn bilingual(code: &str, text: &str) -> Self {
-        let (fr, en) = split_bilingual(text);
-        Self::new(code, fr, en)
+    /// With a message made elsewhere (client-core's errors' `message()`, the server's
+    /// [`ErrorBody::text`]).
+    pub fn with_message(code: &str, message: Message) -> Self {
+        Self {
+            code: code.to_string(),
+            message,
+        }
     }
 
     pub fn bad_argument(what: &str, why: impl std::fmt::Display) -> Self {
@@ -59,13 +56,20 @@ impl ClientError {
         )
     }
 
-    /// A questionnaire the device holds but cannot read (the server checked it: a bug).
-    pub fn bad_questionnaire(slug: &str, version: i32, first: Option<&str>) -> Self {
-        let why = first.unwrap_or_default();
+    /// A questionnaire the device holds but cannot read (the server checked it: a bug);
+    /// `first`: the first thing wrong with it.
+    pub fn bad_questionnaire(slug: &str, version: i32, first: Option<&Message>) -> Self {
+        let why = first.cloned().unwrap_or_else(|| Message::same(""));
         Self::new(
             "bad_questionnaire",
-            format!("Le questionnaire « {slug} » (version {version}) est illisible : {why}"),
-            format!("Questionnaire \"{slug}\" (version {version}) cannot be read: {why}"),
+            format!(
+                "Le questionnaire « {slug} » (version {version}) est illisible : {}",
+                why.fr
+            ),
+            format!(
+                "Questionnaire \"{slug}\" (version {version}) cannot be read: {}",
+                why.en
+            ),
         )
     }
 
@@ -74,12 +78,12 @@ impl ClientError {
         match e {
             TransportError::Status { status, body } => {
                 let server = serde_json::from_str::<ErrorBody>(body).ok();
-                // A field error (e.g. the device name) has its own bilingual message.
+                // A field error (e.g. the device name) has its own message.
                 if let Some(err) = server.as_ref().and_then(|b| b.errors.first()) {
-                    return Self::new("enrol_refused", &err.message, &err.message_en);
+                    return Self::with_message("enrol_refused", err.message.clone());
                 }
                 match (status, server) {
-                    (401 | 403 | 404 | 410, Some(b)) => Self::bilingual("enrol_refused", &b.error),
+                    (401 | 403 | 404 | 410, Some(b)) => Self::with_message("enrol_refused", b.text()),
                     (401 | 403 | 404 | 410, None) => Self::new(
                         "enrol_refused",
                         "Code d'inscription inconnu, déjà utilisé ou expiré : demandez-en un nouveau à votre coordinateur.",
@@ -95,7 +99,7 @@ impl ClientError {
 
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.message, self.code)
+        write!(f, "{} ({})", self.message.fr, self.code)
     }
 }
 
@@ -105,7 +109,7 @@ impl From<StorageError> for ClientError {
             StorageError::Corrupt { .. } => "corrupt",
             _ => "storage",
         };
-        Self::bilingual(code, &e.to_string())
+        Self::with_message(code, e.message())
     }
 }
 
@@ -122,7 +126,7 @@ impl From<OutboxError> for ClientError {
             OutboxError::HashMismatch(_) => "hash_mismatch",
             OutboxError::Storage(_) => "storage", // returned above
         };
-        Self::bilingual(code, &e.to_string())
+        Self::with_message(code, e.message())
     }
 }
 
@@ -133,30 +137,15 @@ impl From<SyncError> for ClientError {
             SyncError::Outbox(o) => return o.into(),
             other => other,
         };
-        match e {
-            SyncError::Refused { error, .. } => {
-                // The server's own message, out of its error body.
-                let why = ClientError::from(error);
-                Self::new(
-                    "refused",
-                    format!("Le serveur refuse la requête ({}). Rien n'est perdu : les réponses restent en file.", why.message),
-                    format!("The server refuses the request ({}). Nothing is lost: the responses stay queued.", why.message_en),
-                )
-            }
-            SyncError::Unreachable { attempts, error } => {
-                let (fr, en) = split_bilingual(&error.to_string());
-                Self::new(
-                    "unreachable",
-                    format!("Serveur injoignable après {attempts} tentative(s) ({fr}). Rien n'est perdu : réessayez plus tard."),
-                    format!("Server unreachable after {attempts} attempt(s) ({en}). Nothing is lost: try again later."),
-                )
-            }
-            other => {
-                // Unauthorized (the others were returned above).
-                let m = other.message();
-                Self::new("unauthorized", m.fr, m.en)
-            }
-        }
+        // Client-core says it (a refusal with the server's own message, out of its error
+        // body); only the code is the phone's.
+        let code = match &e {
+            SyncError::Refused { .. } => "refused",
+            SyncError::Unreachable { .. } => "unreachable",
+            // Unauthorized (the others were returned above).
+            _ => "unauthorized",
+        };
+        Self::with_message(code, e.message())
     }
 }
 
@@ -168,17 +157,9 @@ impl From<TransportError> for ClientError {
                 "Cet appareil n'est plus autorisé : demandez un nouveau code d'inscription au coordinateur.",
                 "This device is no longer authorised: ask the coordinator for a new enrolment code.",
             ),
-            TransportError::Status { status, body } => {
-                let text = serde_json::from_str::<ErrorBody>(body)
-                    .map(|b| b.error)
-                    .unwrap_or_else(|_| snippet(body.as_bytes()));
-                let (fr, en) = split_bilingual(&text);
-                Self::new(
-                    "http_status",
-                    format!("le serveur a répondu {status} : {fr}"),
-                    format!("the server answered {status}: {en}"),
-                )
-            }
+            // The server's own message, out of its error body (the body is a snippet already:
+            // see `fetch::Answer::status_error`).
+            TransportError::Status { .. } => Self::with_message("http_status", e.message()),
             TransportError::Network(m) => Self::new(
                 "network",
                 format!("Réseau indisponible ({m}). Rien n'est perdu : réessayez plus tard."),
@@ -206,11 +187,14 @@ mod tests {
     fn a_refused_enrolment_code_gets_the_servers_french_message() {
         let e = ClientError::enrol_failed(&TransportError::Status {
             status: 401,
-            body: r#"{"error":"code d'inscription inconnu, déjà utilisé ou expiré : demandez-en un nouveau à votre coordinateur / unknown, used or expired enrolment code: ask your coordinator for a new one"}"#.into(),
+            body: r#"{"error":"code d'inscription inconnu, déjà utilisé ou expiré : demandez-en un nouveau à votre coordinateur / unknown, used or expired enrolment code: ask your coordinator for a new one","message":"code d'inscription inconnu, déjà utilisé ou expiré : demandez-en un nouveau à votre coordinateur","message_en":"unknown, used or expired enrolment code: ask your coordinator for a new one"}"#.into(),
         });
         assert_eq!(e.code, "enrol_refused");
-        assert!(e.message.starts_with("code d'inscription inconnu"), "{e:?}");
-        assert!(e.message_en.starts_with("unknown, used"), "{e:?}");
+        assert!(
+            e.message.fr.starts_with("code d'inscription inconnu"),
+            "{e:?}"
+        );
+        assert!(e.message.en.starts_with("unknown, used"), "{e:?}");
     }
 
     #[test]
@@ -220,7 +204,7 @@ mod tests {
             body: "<html>".into(),
         });
         assert_eq!(e.code, "enrol_refused");
-        assert!(e.message.contains("coordinateur"));
+        assert!(e.message.fr.contains("coordinateur"));
     }
 
     #[test]
@@ -231,7 +215,7 @@ mod tests {
         });
         assert_eq!(e.code, "enrol_refused");
         assert_eq!(
-            e.message,
+            e.message.fr,
             "le nom de l'appareil doit faire de 1 à 200 caractères"
         );
     }
@@ -240,7 +224,7 @@ mod tests {
     fn an_enrolment_with_no_network_says_so() {
         let e = ClientError::enrol_failed(&TransportError::Network("Failed to fetch".into()));
         assert_eq!(e.code, "network");
-        assert!(e.message.contains("Réseau indisponible"));
+        assert!(e.message.fr.contains("Réseau indisponible"));
     }
 
     #[test]
@@ -250,23 +234,25 @@ mod tests {
             error: TransportError::Network("TypeError: Failed to fetch".into()),
         });
         assert_eq!(e.code, "unreachable");
-        assert!(!e.message.contains("network error"), "{e:?}");
-        assert!(e.message_en.contains("(network error)"), "{e:?}");
+        assert!(!e.message.fr.contains("network error"), "{e:?}");
+        assert!(e.message.en.contains("(network error)"), "{e:?}");
         let e = ClientError::from(SyncError::Refused {
             error: TransportError::Status {
                 status: 400,
-                body: r#"{"error":"requête illisible / unreadable request"}"#.into(),
+                body: r#"{"error":"requête illisible / unreadable request","message":"requête illisible","message_en":"unreadable request"}"#.into(),
             },
             report: Default::default(),
         });
         assert_eq!(e.code, "refused");
         assert!(
             e.message
+                .fr
                 .contains("(le serveur a répondu 400 : requête illisible)"),
             "{e:?}"
         );
         assert!(
-            e.message_en
+            e.message
+                .en
                 .contains("(the server answered 400: unreadable request)"),
             "{e:?}"
         );
@@ -278,10 +264,51 @@ mod tests {
     }
 
     #[test]
-    fn storage_errors_are_split_into_both_languages() {
+    fn storage_errors_are_said_in_both_languages() {
         let e = ClientError::from(StorageError::Backend("QuotaExceededError".into()));
         assert_eq!(e.code, "storage");
-        assert_eq!(e.message, "erreur du stockage : QuotaExceededError");
-        assert_eq!(e.message_en, "storage error");
+        assert_eq!(e.message.fr, "erreur du stockage : QuotaExceededError");
+        assert_eq!(e.message.en, "storage error");
+    }
+
+    #[test]
+    fn a_french_message_containing_a_slash_arrives_whole() {
+        let body = r#"{"error":"a / b / c","message":"Âge / tranche requis","message_en":"Age bracket required"}"#;
+        let e = ClientError::from(TransportError::Status {
+            status: 422,
+            body: body.into(),
+        });
+        assert_eq!(e.code, "http_status");
+        assert_eq!(
+            e.message.fr,
+            "le serveur a répondu 422 : Âge / tranche requis"
+        );
+        assert_eq!(
+            e.message.en,
+            "the server answered 422: Age bracket required"
+        );
+        let e = ClientError::enrol_failed(&TransportError::Status {
+            status: 404,
+            body: body.into(),
+        });
+        assert_eq!(e.code, "enrol_refused");
+        assert_eq!(e.message.fr, "Âge / tranche requis");
+        assert_eq!(e.message.en, "Age bracket required");
+        // A body without `message` / `message_en` (an older server) is kept whole in both.
+        let e = ClientError::enrol_failed(&TransportError::Status {
+            status: 404,
+            body: r#"{"error":"code inconnu / unknown code"}"#.into(),
+        });
+        assert_eq!(e.message.fr, "code inconnu / unknown code");
+        assert_eq!(e.message.en, "code inconnu / unknown code");
+    }
+
+    #[test]
+    fn the_js_side_sees_code_message_and_message_en() {
+        let e = ClientError::new("storage", "plein", "full");
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"code": "storage", "message": "plein", "message_en": "full"})
+        );
     }
 }

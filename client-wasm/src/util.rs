@@ -18,15 +18,6 @@ pub fn snippet(bytes: &[u8]) -> String {
     }
 }
 
-/// Splits a bilingual message `"français / English"` at its last ` / `; a message with no
-/// separator is the same in both languages.
-pub fn split_bilingual(s: &str) -> (String, String) {
-    match s.rsplit_once(" / ") {
-        Some((fr, en)) => (fr.trim().to_string(), en.trim().to_string()),
-        None => (s.to_string(), s.to_string()),
-    }
-}
-
 /// `at` as RFC 3339 in the device's local offset (`offset_minutes_east` from UTC, as the
 /// interviewer's clock shows it), to the second: `2025-03-14T18:30:00+01:00`.
 pub fn rfc3339_local(at: DateTime<Utc>, offset_minutes_east: i32) -> String {
@@ -41,21 +32,6 @@ pub fn rfc3339_local(at: DateTime<Utc>, offset_minutes_east: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bilingual_messages_split_at_the_last_separator() {
-        assert_eq!(
-            split_bilingual("code inconnu : demandez-en un / unknown code"),
-            (
-                "code inconnu : demandez-en un".into(),
-                "unknown code".into()
-            )
-        );
-        assert_eq!(
-            split_bilingual("sans traduction"),
-            ("sans traduction".into(), "sans traduction".into())
-        );
-    }
 
     #[test]
     fn local_timestamps_carry_the_device_offset() {

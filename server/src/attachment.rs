@@ -18,11 +18,10 @@
 //! assert!(AttachmentName::parse("sha256:AB").is_err());
 //! ```
 
+use parole_client::i18n::{shown, Message};
 use parole_client::questionnaire::{Question, QuestionKind};
 use parole_client::Questionnaire;
 use serde_json::Value;
-
-use crate::error::AppError;
 
 /// The largest attachment accepted: 10 MiB (a phone's photo, downscaled, is far smaller).
 pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
@@ -36,16 +35,23 @@ pub const DEFAULT_MEDIA_TYPE: &str = "application/octet-stream";
 pub struct AttachmentName(String);
 
 impl AttachmentName {
-    /// Parses `sha256:<64 lowercase hex>`; a 400 explaining the expected form otherwise.
-    pub fn parse(s: &str) -> Result<AttachmentName, AppError> {
+    /// Parses `sha256:<64 lowercase hex>`; what is expected otherwise.
+    pub fn parse(s: &str) -> Result<AttachmentName, Message> {
         match s.strip_prefix("sha256:") {
             Some(hex) if is_sha256_hex(hex) => Ok(AttachmentName(hex.to_string())),
-            _ => Err(AppError::BadRequest(format!(
-                "nom de pièce jointe invalide « {shown} » : attendu « sha256: » suivi de 64 \
-                 chiffres hexadécimaux en minuscules / invalid attachment name `{shown}`: \
-                 expected `sha256:` followed by 64 lowercase hexadecimal digits",
-                shown = s.chars().take(80).collect::<String>()
-            ))),
+            _ => {
+                let shown = shown(s);
+                Err(Message::new(
+                    format!(
+                        "nom de pièce jointe invalide « {shown} » : attendu « sha256: » suivi \
+                         de 64 chiffres hexadécimaux en minuscules"
+                    ),
+                    format!(
+                        "invalid attachment name `{shown}`: expected `sha256:` followed by 64 \
+                         lowercase hexadecimal digits"
+                    ),
+                ))
+            }
         }
     }
 
@@ -75,15 +81,14 @@ fn is_sha256_hex(s: &str) -> bool {
 
 /// The media type of an upload, from its `Content-Type`: `type/subtype` with optional
 /// parameters, in visible ASCII, at most 200 characters; [`DEFAULT_MEDIA_TYPE`] when absent.
-pub fn media_type(header: Option<&axum::http::HeaderValue>) -> Result<String, AppError> {
+pub fn media_type(header: Option<&axum::http::HeaderValue>) -> Result<String, Message> {
     let Some(value) = header else {
         return Ok(DEFAULT_MEDIA_TYPE.to_string());
     };
     let bad = || {
-        AppError::BadRequest(
-            "Content-Type invalide : attendu un type de média comme image/jpeg / invalid \
-             Content-Type: expected a media type such as image/jpeg"
-                .into(),
+        Message::new(
+            "Content-Type invalide : attendu un type de média comme image/jpeg",
+            "invalid Content-Type: expected a media type such as image/jpeg",
         )
     };
     let s = value.to_str().map_err(|_| bad())?.trim();

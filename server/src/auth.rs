@@ -7,22 +7,19 @@
 //!   typed by a person on a phone; one-time, expiring, stored as the SHA-256 of their
 //!   normalised form.
 //!
-//! [`Principal`] is the extractor handlers use: `Principal::user(&[Role::Coordinator])?`.
+//! The HTTP layer's `Principal` extractor looks tokens up with [`sha256_hex`].
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use parole_client::api::Role;
+use parole_client::i18n::Message;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::db::{self, DbError, TokenOwner};
-use crate::error::AppError;
-use crate::AppState;
+use crate::db::{self, DbError};
 
 /// The username of the account made on first start.
 pub const ADMIN_USERNAME: &str = "admin";
@@ -92,10 +89,11 @@ pub fn normalise_enrolment_code(code: &str) -> String {
 }
 
 /// A valid role name, or a clear message.
-pub fn parse_role(s: &str) -> Result<Role, String> {
+pub fn parse_role(s: &str) -> Result<Role, Message> {
     serde_json::from_value(serde_json::Value::from(s)).map_err(|_| {
-        format!(
-            "rôle inconnu « {s} » (admin, coordinator, analyst, interviewer) / unknown role `{s}`"
+        Message::new(
+            format!("rôle inconnu « {s} » (admin, coordinator, analyst, interviewer)"),
+            format!("unknown role `{s}` (admin, coordinator, analyst, interviewer)"),
         )
     })
 }
@@ -111,6 +109,27 @@ pub enum UserError {
     WeakPassword,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl UserError {
+    /// What is wrong, in both languages.
+    pub fn message(&self) -> Message {
+        match self {
+            UserError::Exists(name) => Message::new(
+                format!("l'utilisateur « {name} » existe déjà"),
+                format!("user `{name}` already exists"),
+            ),
+            UserError::BadUsername => Message::new(
+                "nom d'utilisateur invalide (1 à 64 caractères parmi a-z 0-9 . _ -)",
+                "invalid username (1-64 of a-z 0-9 . _ -)",
+            ),
+            UserError::WeakPassword => Message::new(
+                "mot de passe trop court (au moins 8 caractères)",
+                "password too short (at least 8 characters)",
+            ),
+            UserError::Other(e) => Message::same(e.to_string()),
+        }
+    }
 }
 
 fn valid_username(s: &str) -> bool {
@@ -175,7 +194,7 @@ pub async fn login(
     pool: &PgPool,
     username: &str,
     password: &str,
-) -> Result<Option<(String, Role)>, AppError> {
+) -> anyhow::Result<Option<(String, Role)>> {
     let user = db::user_by_name(pool, username).await?;
     // Verify against a dummy hash when the user is unknown, so timing does not tell.
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -186,78 +205,13 @@ pub async fn login(
             .clone(),
     };
     let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await?;
     let Some(user) = user.filter(|_| ok) else {
         return Ok(None);
     };
     let token = new_token();
     db::insert_user_token(pool, user.id, &sha256_hex(&token)).await?;
     Ok(Some((token, user.role)))
-}
-
-/// Who is calling: a user (with a role) or an enrolled device. Extracting it answers 401
-/// when the `Authorization: Bearer` token is missing, unknown or revoked.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub owner: TokenOwner,
-    pub token_hash: String,
-}
-
-impl Principal {
-    /// The caller's user id when they are a user with one of `roles` (admin always passes);
-    /// 403 otherwise.
-    pub fn user(&self, roles: &[Role]) -> Result<Uuid, AppError> {
-        match &self.owner {
-            TokenOwner::User { id, role, .. } if *role == Role::Admin || roles.contains(role) => {
-                Ok(*id)
-            }
-            _ => Err(AppError::Forbidden),
-        }
-    }
-
-    /// The device id when the caller is a device; 403 otherwise.
-    pub fn device(&self) -> Result<Uuid, AppError> {
-        match &self.owner {
-            TokenOwner::Device { id, .. } => Ok(*id),
-            _ => Err(AppError::Forbidden),
-        }
-    }
-}
-
-impl FromRequestParts<AppState> for Principal {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let unauthorized = |fr: &str, en: &str| AppError::Unauthorized(format!("{fr} / {en}"));
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                unauthorized(
-                    "authentification requise (Authorization: Bearer …)",
-                    "authentication required (Authorization: Bearer …)",
-                )
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                unauthorized(
-                    "en-tête Authorization invalide : attendu « Bearer <jeton> »",
-                    "invalid Authorization header: expected `Bearer <token>`",
-                )
-            })?;
-        let token_hash = sha256_hex(token);
-        let owner = db::token_owner(&state.pool, &token_hash)
-            .await?
-            .ok_or_else(|| unauthorized("jeton inconnu ou révoqué", "unknown or revoked token"))?;
-        Ok(Principal { owner, token_hash })
-    }
 }
 
 #[cfg(test)]

@@ -1,42 +1,45 @@
-//! The API's one error type, [`AppError`], and [`ApiJson`], a JSON extractor whose
-//! rejection is an `AppError` (so a malformed body gets the API's error format, with the line
-//! and column).
+//! The API's one error type, [`AppError`]: each variant is an HTTP status, each message a
+//! [`Message`] in French and English.
 //!
-//! Every error body is a `parole_client::api::ErrorBody`: `{"error": "…", "errors": […]}`,
-//! French first then English. Internal details (database errors…) are logged, never
-//! returned.
+//! Every error body is a `parole_client::api::ErrorBody`:
+//! `{"error": "français / English", "message": "français", "message_en": "English",
+//! "errors": [{"path", "code", "message", "message_en"}…]}`. Internal details (database
+//! errors…) are logged, never returned. Domain code returns its own errors; the `From`
+//! impls here are where they become statuses.
 
-use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use parole_client::api::ErrorBody;
+use parole_client::i18n::Message;
 use parole_client::ValidationError;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::db::DbError;
 
-/// An error the API returns.
+/// An error the API returns. Every message is a [`Message`]: French and English travel
+/// together to the body, where they become `message` / `message_en` (and the joined
+/// `error`, for clients that read one string).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// 400: the request cannot be read.
     #[error("{0}")]
-    BadRequest(String),
+    BadRequest(Message),
     /// 401: no valid credentials.
     #[error("{0}")]
-    Unauthorized(String),
+    Unauthorized(Message),
     /// 403: valid credentials, wrong role.
     #[error("accès refusé : ce rôle ne permet pas cette action / forbidden: your role does not allow this")]
     Forbidden,
     /// 403: valid credentials, but this role may not have what it asked for (the message
     /// says why and what to ask instead).
     #[error("{0}")]
-    ForbiddenBecause(String),
+    ForbiddenBecause(Message),
     #[error("{0}")]
-    NotFound(String),
+    NotFound(Message),
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Message),
     /// 413, with the limits.
     #[error("lot trop gros : au plus {max_responses} réponses et {max_bytes} octets / batch too large: at most {max_responses} responses and {max_bytes} bytes")]
     TooLarge {
@@ -49,7 +52,7 @@ pub enum AppError {
     /// 422 with every error by path.
     #[error("{message}")]
     Invalid {
-        message: String,
+        message: Message,
         errors: Vec<ValidationError>,
     },
     /// 500: logged, never detailed to the client.
@@ -73,28 +76,68 @@ impl AppError {
         }
     }
 
-    pub fn invalid(message: impl Into<String>, errors: Vec<ValidationError>) -> Self {
+    /// The message the client gets (an internal error's details are not in it).
+    pub fn message(&self) -> Message {
+        match self {
+            AppError::BadRequest(m)
+            | AppError::Unauthorized(m)
+            | AppError::ForbiddenBecause(m)
+            | AppError::NotFound(m)
+            | AppError::Conflict(m)
+            | AppError::Invalid { message: m, .. } => m.clone(),
+            AppError::Forbidden => Message::new(
+                "accès refusé : ce rôle ne permet pas cette action",
+                "forbidden: your role does not allow this",
+            ),
+            AppError::TooLarge {
+                max_responses,
+                max_bytes,
+            } => Message::new(
+                format!("lot trop gros : au plus {max_responses} réponses et {max_bytes} octets"),
+                format!("batch too large: at most {max_responses} responses and {max_bytes} bytes"),
+            ),
+            AppError::AttachmentTooLarge { max_bytes } => {
+                let mib = max_bytes / (1024 * 1024);
+                Message::new(
+                    format!("fichier trop gros : au plus {max_bytes} octets ({mib} Mio)"),
+                    format!("file too large: at most {max_bytes} bytes ({mib} MiB)"),
+                )
+            }
+            AppError::Internal(_) => {
+                Message::new("erreur interne du serveur", "internal server error")
+            }
+        }
+    }
+
+    /// A 422 with every error by path.
+    pub fn invalid(message: Message, errors: Vec<ValidationError>) -> Self {
+        AppError::Invalid { message, errors }
+    }
+
+    /// One error by path as a 422, its message the error's own.
+    pub fn one_invalid(error: ValidationError) -> Self {
         AppError::Invalid {
-            message: message.into(),
-            errors,
+            message: error.message.clone(),
+            errors: vec![error],
         }
     }
 
     /// One field error as a 422.
     pub fn field(path: &str, code: &str, fr: &str, en: &str) -> Self {
-        AppError::Invalid {
-            message: format!("{fr} / {en}"),
-            errors: vec![ValidationError {
-                path: path.into(),
-                code: code.into(),
-                message: fr.into(),
-                message_en: en.into(),
-            }],
-        }
+        Self::field_message(path, code, Message::new(fr, en))
+    }
+
+    /// One field error as a 422.
+    pub fn field_message(path: &str, code: &str, message: Message) -> Self {
+        Self::one_invalid(ValidationError::new(path, code, message))
     }
 
     pub fn not_found() -> Self {
-        AppError::NotFound("introuvable / not found".into())
+        AppError::NotFound(Message::new("introuvable", "not found"))
+    }
+
+    pub fn bad_request(fr: impl Into<String>, en: impl Into<String>) -> Self {
+        AppError::BadRequest(Message::new(fr, en))
     }
 }
 
@@ -102,9 +145,10 @@ impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound => AppError::not_found(),
-            DbError::Conflict(c) => {
-                AppError::Conflict(format!("existe déjà / already exists ({c})"))
-            }
+            DbError::Conflict(c) => AppError::Conflict(Message::new(
+                format!("existe déjà ({c})"),
+                format!("already exists ({c})"),
+            )),
             DbError::Other(e) => AppError::Internal(e.into()),
         }
     }
@@ -113,73 +157,45 @@ impl From<DbError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status_code();
-        let (error, errors) = match self {
+        let message = self.message();
+        let (errors, limits) = match self {
             AppError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "internal error");
-                (
-                    "erreur interne du serveur / internal server error".to_string(),
-                    Vec::new(),
-                )
+                (Vec::new(), None)
             }
+            AppError::Invalid { errors, .. } => (errors, None),
+            // The limits, for the client to split or shrink what it sends.
             AppError::TooLarge {
                 max_responses,
                 max_bytes,
-            } => {
-                let e = AppError::TooLarge {
-                    max_responses,
-                    max_bytes,
-                };
-                let body = json!({
-                    "error": e.to_string(),
-                    "max_responses": max_responses,
-                    "max_bytes": max_bytes,
-                });
-                return (status, Json(body)).into_response();
+            } => (
+                Vec::new(),
+                Some(json!({"max_responses": max_responses, "max_bytes": max_bytes})),
+            ),
+            AppError::AttachmentTooLarge { max_bytes } => {
+                (Vec::new(), Some(json!({"max_bytes": max_bytes})))
             }
-            e @ AppError::AttachmentTooLarge { max_bytes } => {
-                let body = json!({"error": e.to_string(), "max_bytes": max_bytes});
-                return (status, Json(body)).into_response();
-            }
-            AppError::Invalid { message, errors } => (message, errors),
-            other => (other.to_string(), Vec::new()),
+            _ => (Vec::new(), None),
         };
-        (status, Json(ErrorBody { error, errors })).into_response()
+        let body = ErrorBody::new(message, errors);
+        let Some(Value::Object(limits)) = limits else {
+            return (status, Json(body)).into_response();
+        };
+        let mut value = serde_json::to_value(&body).unwrap_or_else(|_| json!({}));
+        if let Value::Object(map) = &mut value {
+            map.extend(limits);
+        }
+        (status, Json(value)).into_response()
     }
 }
 
-/// Describes a JSON syntax error with its line and column, in French then English.
-pub fn json_syntax_message(e: &serde_json::Error) -> String {
-    format!(
-        "JSON mal formé, ligne {line}, colonne {col} : {e} / malformed JSON at line {line}, column {col}: {e}",
-        line = e.line(),
-        col = e.column(),
-    )
-}
-
-/// `Json<T>` with the API's own rejection: malformed JSON → 400 naming line and column;
-/// well-formed JSON of the wrong shape → 422 naming the field.
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
-    type Rejection = AppError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| AppError::BadRequest(format!("corps illisible / unreadable body: {e}")))?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| AppError::BadRequest(json_syntax_message(&e)))?;
-        from_value_with_path(value)
-            .map(ApiJson)
-            .map_err(|e| AppError::Invalid {
-                message: format!("{} / {}", e.message, e.message_en),
-                errors: vec![e],
-            })
-    }
+/// A JSON syntax error with its line and column, as a 400.
+pub fn json_syntax_error(e: &serde_json::Error) -> AppError {
+    let (line, col) = (e.line(), e.column());
+    AppError::BadRequest(Message::new(
+        format!("JSON mal formé, ligne {line}, colonne {col} : {e}"),
+        format!("malformed JSON at line {line}, column {col}: {e}"),
+    ))
 }
 
 /// Deserialises a JSON value, naming the faulty field as a JSON pointer on failure.
@@ -197,26 +213,16 @@ pub fn from_value_with_path<T: DeserializeOwned>(
             }
             None => "type",
         };
-        ValidationError {
-            message: format!(
-                "champ {} : {inner}",
-                if pointer.is_empty() {
-                    "(racine)"
-                } else {
-                    &pointer
-                }
-            ),
-            message_en: format!(
-                "field {}: {inner}",
-                if pointer.is_empty() {
-                    "(root)"
-                } else {
-                    &pointer
-                }
-            ),
-            path: pointer,
-            code: code.into(),
-        }
+        let (fr_at, en_at) = if pointer.is_empty() {
+            ("(racine)", "(root)")
+        } else {
+            (pointer.as_str(), pointer.as_str())
+        };
+        let message = Message::new(
+            format!("champ {fr_at} : {inner}"),
+            format!("field {en_at}: {inner}"),
+        );
+        ValidationError::new(pointer, code, message)
     })
 }
 

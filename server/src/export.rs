@@ -16,7 +16,7 @@
 //!
 //! **Personal data** (GDPR data minimisation). The answers to questions marked
 //! `"x-personal-data": true` (or inside a section or repeat so marked) identify the
-//! respondent. An export either includes them or omits them ([`Personal`]); by default it
+//! respondent. An export either includes them or omits them ([`PersonalData`]); by default it
 //! follows the caller's role ([`personal_for`]): coordinators and admins get them, analysts
 //! do not and may not ask for them. What is personal is decided **per version**, from each
 //! version's parsed questionnaire ([`VersionShape`]): omitting removes, from each row's
@@ -36,12 +36,12 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use parole_client::api::Role;
+use parole_client::api::{PersonalData, Role};
+use parole_client::i18n::Message;
 use parole_client::Questionnaire;
 use serde_json::{json, Value};
 
 use crate::db::{self, ExportRow};
-use crate::error::AppError;
 
 /// The metadata columns, before the answers' columns.
 pub const META_COLUMNS: &[&str] = &[
@@ -227,16 +227,16 @@ pub fn union_columns<'a>(documents: impl IntoIterator<Item = &'a Value>) -> Vec<
         .into_iter()
         .map(|d| VersionShape::new(d, Questionnaire::parse(d).ok().as_ref()))
         .collect();
-    union_of(&shapes, Personal::Include)
+    union_of(&shapes, PersonalData::Include)
 }
 
 /// The union of several versions' columns, in order of first appearance. With
-/// [`Personal::Omit`], a column personal in every version that has it is left out (one
+/// [`PersonalData::Omit`], a column personal in every version that has it is left out (one
 /// personal in some versions only stays: its cells are emptied on those versions' rows by
 /// [`VersionShape::redact`]).
 pub fn union_of<'a>(
     shapes: impl IntoIterator<Item = &'a VersionShape>,
-    personal: Personal,
+    personal: PersonalData,
 ) -> Vec<Column> {
     // Each column with "personal in every version seen so far".
     let mut out: Vec<(Column, bool)> = Vec::new();
@@ -249,7 +249,7 @@ pub fn union_of<'a>(
         }
     }
     out.into_iter()
-        .filter(|(_, always_personal)| personal == Personal::Include || !always_personal)
+        .filter(|(_, always_personal)| personal == PersonalData::Include || !always_personal)
         .map(|(c, _)| c)
         .collect()
 }
@@ -257,63 +257,45 @@ pub fn union_of<'a>(
 // ---------------------------------------------------------------------------------------------
 // Personal data
 
-/// What an export does with the answers that identify the respondent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Personal {
-    /// Written as stored.
-    Include,
-    /// Left out: NDJSON answers without those keys, CSV without those columns.
-    Omit,
-}
-
-impl Personal {
-    /// The `personal` query parameter's values.
-    pub const VALUES: [&'static str; 2] = ["omit", "include"];
-
-    /// `omit` or `include`.
-    pub fn parse(s: &str) -> Option<Personal> {
-        match s {
-            "omit" => Some(Personal::Omit),
-            "include" => Some(Personal::Include),
-            _ => None,
-        }
-    }
-
-    /// What the NDJSON lines say: `omitted` or `included`.
-    pub fn done(self) -> &'static str {
-        match self {
-            Personal::Include => "included",
-            Personal::Omit => "omitted",
-        }
+/// What the NDJSON lines say an export did: `omitted` or `included`.
+pub fn personal_done(personal: PersonalData) -> &'static str {
+    match personal {
+        PersonalData::Include => "included",
+        PersonalData::Omit => "omitted",
     }
 }
 
-/// The personal-data mode of an export asked by `role` with `asked` as its `personal`
-/// parameter: by default `include` for coordinators and admins, `omit` for analysts (and
-/// anyone else); an analyst asking `include` gets 403, a value other than `omit` or
-/// `include` 400.
-pub fn personal_for(role: Role, asked: Option<&str>) -> Result<Personal, AppError> {
-    let entitled = matches!(role, Role::Admin | Role::Coordinator);
-    let mode = match asked {
-        None if entitled => Personal::Include,
-        None => Personal::Omit,
-        Some(s) => Personal::parse(s).ok_or_else(|| {
-            AppError::BadRequest(format!(
-                "paramètre personal invalide « {s} » : valeurs permises {v} / invalid personal \
-                 parameter `{s}`: allowed values are {v}",
-                v = Personal::VALUES.join(", "),
-            ))
-        })?,
-    };
-    if mode == Personal::Include && !entitled {
-        return Err(AppError::ForbiddenBecause(
+/// An analyst asked for personal data: refused (403), with what to ask instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
+pub struct PersonalDataRefused;
+
+impl PersonalDataRefused {
+    pub fn message(&self) -> Message {
+        Message::new(
             "les données personnelles (questions marquées x-personal-data : nom, téléphone, \
              e-mail…) ne sont exportées que pour les coordinateurs : exportez avec \
-             personal=omit ou sans ce paramètre / personal data (questions marked \
-             x-personal-data: name, phone, e-mail…) is exported to coordinators only: export \
-             with personal=omit or without this parameter"
-                .into(),
-        ));
+             personal=omit ou sans ce paramètre",
+            "personal data (questions marked x-personal-data: name, phone, e-mail…) is \
+             exported to coordinators only: export with personal=omit or without this \
+             parameter",
+        )
+    }
+}
+
+/// `include` 400.
+pub fn personal_for(
+    role: Role,
+    asked: Option<PersonalData>,
+) -> Result<PersonalData, PersonalDataRefused> {
+    let entitled = matches!(role, Role::Admin | Role::Coordinator);
+    let mode = match asked {
+        None if entitled => PersonalData::Include,
+        None => PersonalData::Omit,
+        Some(mode) => mode,
+    };
+    if mode == PersonalData::Include && !entitled {
+        return Err(PersonalDataRefused);
     }
     Ok(mode)
 }
@@ -450,7 +432,7 @@ fn timestamp(t: &chrono::DateTime<chrono::Utc>) -> String {
 
 /// One NDJSON line (with its `\n`); `personal` says what was done with the personal
 /// answers (already removed from `row.answers` when omitted).
-pub fn ndjson_line(slug: &str, row: &ExportRow, personal: Personal) -> Vec<u8> {
+pub fn ndjson_line(slug: &str, row: &ExportRow, personal: PersonalData) -> Vec<u8> {
     let v = json!({
         "id": row.id,
         "seq": row.seq,
@@ -463,7 +445,7 @@ pub fn ndjson_line(slug: &str, row: &ExportRow, personal: Personal) -> Vec<u8> {
         "location": row.location,
         "content_hash": row.content_hash,
         "photos_missing": row.photos_missing,
-        "personal_data": personal.done(),
+        "personal_data": personal_done(personal),
         "answers": row.answers,
     });
     let mut line = serde_json::to_vec(&v).unwrap_or_default();
@@ -539,7 +521,7 @@ pub struct Plan {
     pub format: Format,
     /// The CSV columns ([`union_of`] the exported versions; unused for NDJSON).
     pub columns: Vec<Column>,
-    pub personal: Personal,
+    pub personal: PersonalData,
     /// The exported versions' shapes, by version number.
     pub shapes: HashMap<i32, VersionShape>,
 }
@@ -547,7 +529,7 @@ pub struct Plan {
 impl Plan {
     /// One row, encoded; its personal answers removed first when they are omitted.
     fn encode(&self, mut row: ExportRow) -> Vec<u8> {
-        if self.personal == Personal::Omit {
+        if self.personal == PersonalData::Omit {
             match self.shapes.get(&row.version) {
                 Some(shape) => shape.redact(&mut row.answers),
                 None => {
@@ -777,7 +759,8 @@ mod tests {
     #[test]
     fn the_fixture_marks_its_contact_questions_personal() {
         let doc: Value =
-            serde_json::from_str(include_str!("../tests/fixtures/parole-habitants.json")).unwrap();
+            serde_json::from_str(include_str!("../../schemas/examples/parole-habitants.json"))
+                .unwrap();
         let shape = VersionShape::new(&doc, Some(&parsed(&doc)));
         assert_eq!(
             shape.personal,
@@ -797,9 +780,12 @@ mod tests {
         ];
         let names =
             |p| -> Vec<String> { union_of(&shapes, p).into_iter().map(|c| c.name).collect() };
-        assert_eq!(names(Personal::Omit), ["avis", "foyer.taille", "enfants"]);
         assert_eq!(
-            names(Personal::Include),
+            names(PersonalData::Omit),
+            ["avis", "foyer.taille", "enfants"]
+        );
+        assert_eq!(
+            names(PersonalData::Include),
             ["nom", "avis", "foyer.taille", "foyer.adresse", "enfants"]
         );
         // Version 2's rows lose `avis`, version 1's keep it.
@@ -812,15 +798,15 @@ mod tests {
 
     #[test]
     fn the_personal_mode_follows_the_role() {
-        use Personal::*;
+        use PersonalData::*;
         let ok = [
             (Role::Coordinator, None, Include),
             (Role::Admin, None, Include),
             (Role::Analyst, None, Omit),
-            (Role::Coordinator, Some("omit"), Omit),
-            (Role::Coordinator, Some("include"), Include),
-            (Role::Admin, Some("omit"), Omit),
-            (Role::Analyst, Some("omit"), Omit),
+            (Role::Coordinator, Some(Omit), Omit),
+            (Role::Coordinator, Some(Include), Include),
+            (Role::Admin, Some(Omit), Omit),
+            (Role::Analyst, Some(Omit), Omit),
         ];
         for (role, asked, want) in ok {
             assert_eq!(
@@ -829,16 +815,10 @@ mod tests {
                 "{role:?} {asked:?}"
             );
         }
-        let e = personal_for(Role::Analyst, Some("include")).unwrap_err();
-        assert_eq!(e.status_code(), axum::http::StatusCode::FORBIDDEN);
-        for bad in ["", "Omit", "yes", "exclude"] {
-            let e = personal_for(Role::Coordinator, Some(bad)).unwrap_err();
-            assert_eq!(e.status_code(), axum::http::StatusCode::BAD_REQUEST);
-            let msg = e.to_string();
-            assert!(
-                msg.contains("personal") && msg.contains("omit, include"),
-                "{msg}"
-            );
-        }
+        assert_eq!(
+            personal_for(Role::Analyst, Some(Include)),
+            Err(PersonalDataRefused)
+        );
+        assert!(PersonalDataRefused.message().en.contains("personal=omit"));
     }
 }

@@ -16,6 +16,7 @@
 pub mod attachment;
 pub mod auth;
 pub mod db;
+pub mod domain;
 pub mod embedded_pg;
 pub mod error;
 pub mod export;
@@ -35,6 +36,7 @@ use sqlx::PgPool;
 
 pub use auth::{create_user, ensure_admin, set_password, UserError};
 pub use db::DbError;
+pub use domain::Slug;
 pub use error::AppError;
 pub use http::router;
 

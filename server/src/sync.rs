@@ -7,7 +7,7 @@
 //! versions are immutable). The batch is stored in ONE transaction with `insert … on
 //! conflict (id) do nothing`, then the held hashes are looked up: `accepted`, `duplicate`
 //! (same id, same hash), `conflict` (same id, other hash: nothing overwritten), `rejected`.
-//! A response filled against a retired version (`POST …/versions/{n}/revoke`) is
+//! A response filled against a retired version (`POST …/versions/{n}/retire`) is
 //! `rejected` with `version_revoked` at `/version`: the parsed versions stay cached (they
 //! are immutable), and the retirements of the batch's versions are read with ONE
 //! primary-key query per batch, so a second server process sees a retirement at once.
@@ -21,13 +21,14 @@ use std::sync::{Arc, RwLock};
 use parole_client::api::{
     DeviceState, ItemStatus, PushResponse, PushResult, WireResponse, MAX_BATCH_RESPONSES,
 };
+use parole_client::i18n::Message;
 use parole_client::{ContentHash, Questionnaire, ResponseId, ValidationError};
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::db::{self, NewResponse};
-use crate::error::{from_value_with_path, AppError};
+use crate::db::{self, DbError, NewResponse};
+use crate::error::from_value_with_path;
 
 /// Parsed published versions, by `(slug, version)`, each compiled once.
 #[derive(Default)]
@@ -65,7 +66,7 @@ impl QuestionnaireCache {
         pool: &PgPool,
         slug: &str,
         versions: impl IntoIterator<Item = i32>,
-    ) -> Result<HashMap<i32, Arc<Questionnaire>>, AppError> {
+    ) -> anyhow::Result<HashMap<i32, Arc<Questionnaire>>> {
         let keys = versions
             .into_iter()
             .map(|v| (slug.to_string(), v))
@@ -86,7 +87,7 @@ impl QuestionnaireCache {
         &self,
         pool: &PgPool,
         keys: HashSet<(String, i32)>,
-    ) -> Result<HashMap<(String, i32), Resolved>, AppError> {
+    ) -> anyhow::Result<HashMap<(String, i32), Resolved>> {
         let mut out = HashMap::new();
         let mut missing = Vec::new();
         for key in keys {
@@ -109,9 +110,8 @@ impl QuestionnaireCache {
             };
             let key = (row.slug, version);
             // Parsing may be costly (schema compilation): off the async threads.
-            let parsed = tokio::task::spawn_blocking(move || Questionnaire::parse(&document))
-                .await
-                .map_err(|e| AppError::Internal(e.into()))?;
+            let parsed =
+                tokio::task::spawn_blocking(move || Questionnaire::parse(&document)).await?;
             match parsed {
                 Ok(q) => {
                     let cached = Cached {
@@ -143,12 +143,26 @@ impl QuestionnaireCache {
 }
 
 fn error(path: &str, code: &str, fr: String, en: String) -> ValidationError {
-    ValidationError {
-        path: path.into(),
-        code: code.into(),
-        message: fr,
-        message_en: en,
-    }
+    ValidationError::new(path, code, Message::new(fr, en))
+}
+
+/// Why a whole push is refused (one bad item never refuses the others: it gets its own
+/// `rejected` receipt).
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The body is not JSON, or not `{"responses": […]}` (400).
+    #[error("{0}")]
+    Malformed(Message),
+    /// A part outside the responses is wrong (`device_state`): 422, by path.
+    #[error("{0}")]
+    Invalid(ValidationError),
+    /// More than [`MAX_BATCH_RESPONSES`] responses (413).
+    #[error("more than {MAX_BATCH_RESPONSES} responses")]
+    TooManyResponses,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
 
 /// One item after parsing and validation.
@@ -183,69 +197,109 @@ fn parse_time(s: &str, field: &str) -> Result<chrono::DateTime<chrono::Utc>, Val
         })
 }
 
-/// Handles one push: `body` is the request body, already size-checked.
+/// Handles one push (`body` is the request body, already size-checked), in five steps:
+/// [`parse`] the batch, [`resolve`] the versions it names, [`validate`] each item, [`store`]
+/// the valid ones in one transaction, and write the [`receipts`].
 pub async fn push(
     pool: &PgPool,
     cache: &QuestionnaireCache,
     sender: Uuid,
     body: &[u8],
-) -> Result<PushResponse, AppError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| AppError::BadRequest(crate::error::json_syntax_message(&e)))?;
+) -> Result<PushResponse, PushError> {
+    let batch = parse(body)?;
+    let versions = resolve(pool, cache, &batch.items).await?;
+    let items = validate(batch.items, sender, versions).await?;
+    let outcome = store(pool, sender, &items, batch.device_state.as_ref()).await?;
+    Ok(receipts(items, &outcome))
+}
+
+/// A push's body, each item read on its own.
+struct Batch {
+    /// Each item as a `WireResponse`, or rejected already (naming the field).
+    items: Vec<Result<WireResponse, Box<Item>>>,
+    /// What the device said of itself, as stored for the coordinator.
+    device_state: Option<Value>,
+}
+
+/// 1. The body as JSON (malformed → 400 with line and column), then each item on its own,
+///    so that one wrongly typed item is `rejected` while the others go on.
+fn parse(body: &[u8]) -> Result<Batch, PushError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        let (line, col) = (e.line(), e.column());
+        PushError::Malformed(Message::new(
+            format!("JSON mal formé, ligne {line}, colonne {col} : {e}"),
+            format!("malformed JSON at line {line}, column {col}: {e}"),
+        ))
+    })?;
     let Value::Object(mut root) = value else {
-        return Err(AppError::BadRequest(
-            "le corps doit être un objet {\"responses\": […]} / the body must be an object {\"responses\": […]}".into(),
-        ));
+        return Err(PushError::Malformed(Message::new(
+            "le corps doit être un objet {\"responses\": […]}",
+            "the body must be an object {\"responses\": […]}",
+        )));
     };
     let items = match root.remove("responses") {
         Some(Value::Array(items)) => items,
         _ => {
-            return Err(AppError::field(
+            return Err(PushError::Invalid(error(
                 "/responses",
                 "required",
-                "« responses » doit être une liste de réponses",
-                "`responses` must be an array of responses",
-            ))
+                "« responses » doit être une liste de réponses".into(),
+                "`responses` must be an array of responses".into(),
+            )))
         }
     };
     if items.len() > MAX_BATCH_RESPONSES {
-        return Err(AppError::TooLarge {
-            max_responses: MAX_BATCH_RESPONSES,
-            max_bytes: parole_client::api::MAX_BATCH_BYTES,
-        });
+        return Err(PushError::TooManyResponses);
     }
     let device_state = match root.remove("device_state") {
         None | Some(Value::Null) => None,
         Some(v) => {
             let mut state: DeviceState = from_value_with_path(v).map_err(|mut e| {
                 e.path = format!("/device_state{}", e.path);
-                AppError::invalid(format!("{} / {}", e.message, e.message_en), vec![e])
+                PushError::Invalid(e)
             })?;
             // `queued` counts this request's responses, which each get a receipt now: what
             // stays on the device (for the coordinator) is the rest.
             state.queued = state.queued.saturating_sub(items.len() as u32);
-            Some(serde_json::to_value(state).map_err(|e| AppError::Internal(e.into()))?)
+            Some(serde_json::to_value(state).map_err(anyhow::Error::from)?)
         }
     };
+    let items = items
+        .into_iter()
+        .map(|item| {
+            let id = item
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok());
+            from_value_with_path::<WireResponse>(item).map_err(|e| {
+                Box::new(Item::Rejected {
+                    id,
+                    errors: vec![e],
+                })
+            })
+        })
+        .collect();
+    Ok(Batch {
+        items,
+        device_state,
+    })
+}
 
-    // 1. Each item on its own.
-    let mut wires: Vec<Result<WireResponse, Item>> = Vec::with_capacity(items.len());
-    for item in items {
-        let id = item
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok());
-        match from_value_with_path::<WireResponse>(item) {
-            Ok(w) => wires.push(Ok(w)),
-            Err(e) => wires.push(Err(Item::Rejected {
-                id,
-                errors: vec![e],
-            })),
-        }
-    }
+/// The versions a batch names, and which of them are retired.
+struct Versions {
+    resolved: HashMap<(String, i32), Resolved>,
+    retired: HashMap<(String, i32), db::RetiredVersion>,
+}
 
-    // 2. The questionnaires they name.
-    let keys: HashSet<(String, i32)> = wires
+/// 2. The questionnaire versions the items name (parsed, from the cache), and their
+///    retirements, read with one primary-key query so that every server process sees a
+///    retirement at once.
+async fn resolve(
+    pool: &PgPool,
+    cache: &QuestionnaireCache,
+    items: &[Result<WireResponse, Box<Item>>],
+) -> Result<Versions, PushError> {
+    let keys: HashSet<(String, i32)> = items
         .iter()
         .filter_map(|w| w.as_ref().ok())
         .map(|w| (w.questionnaire.clone(), w.version))
@@ -258,33 +312,47 @@ pub async fn push(
             _ => None,
         })
         .collect();
-    let revoked: HashMap<(String, i32), db::Revocation> = db::revoked_among(pool, &found)
+    let retired = db::retired_among(pool, &found)
         .await?
         .into_iter()
         .map(|r| ((r.slug.clone(), r.version), r))
         .collect();
+    Ok(Versions { resolved, retired })
+}
 
-    // 3. Validation (CPU-bound for a big batch: off the async threads).
-    let items: Vec<Item> = {
-        let resolved = Arc::new(resolved);
-        tokio::task::spawn_blocking(move || {
-            wires
-                .into_iter()
-                .map(|w| match w {
-                    Err(item) => item,
-                    Ok(w) => validate_one(w, sender, &resolved, &revoked),
-                })
-                .collect()
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?
-    };
+/// 3. Each item against its exact version (CPU-bound for a big batch: off the async
+///    threads).
+async fn validate(
+    items: Vec<Result<WireResponse, Box<Item>>>,
+    sender: Uuid,
+    versions: Versions,
+) -> Result<Vec<Item>, PushError> {
+    let items = tokio::task::spawn_blocking(move || {
+        items
+            .into_iter()
+            .map(|w| match w {
+                Err(item) => *item,
+                Ok(w) => validate_one(w, sender, &versions.resolved, &versions.retired),
+            })
+            .collect()
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    Ok(items)
+}
 
-    // 4. Store the first occurrence of each id; later ones are judged against it.
+/// 4. The first occurrence of each valid id, in one transaction that commits before the
+///    answer; the hashes held for every id of the batch come back with it.
+async fn store(
+    pool: &PgPool,
+    sender: Uuid,
+    items: &[Item],
+    device_state: Option<&Value>,
+) -> Result<db::InsertOutcome, PushError> {
     let mut first_seen: HashSet<Uuid> = HashSet::new();
     let mut to_insert = Vec::new();
     let mut also_ask = Vec::new();
-    for item in &items {
+    for item in items {
         match item {
             Item::Valid { row } => {
                 if first_seen.insert(row.id) {
@@ -295,9 +363,13 @@ pub async fn push(
             Item::Rejected { id: None, .. } => {}
         }
     }
-    let outcome =
-        db::insert_responses(pool, sender, &to_insert, &also_ask, device_state.as_ref()).await?;
+    Ok(db::insert_responses(pool, sender, &to_insert, &also_ask, device_state).await?)
+}
 
+/// 5. One receipt per item, in request order, each with the hash the server holds:
+///    `accepted` (stored now; a repeated id in the same batch is accepted once),
+///    `duplicate` (same hash held), `conflict` (another held), `rejected`.
+fn receipts(items: Vec<Item>, outcome: &db::InsertOutcome) -> PushResponse {
     let mut reported_accepted: HashSet<Uuid> = HashSet::new();
     let results = items
         .into_iter()
@@ -347,12 +419,12 @@ pub async fn push(
             }
         })
         .collect();
-    Ok(PushResponse { results })
+    PushResponse { results }
 }
 
 /// The refusal of a response filled against a retired version: names the questionnaire,
 /// the version and the coordinator's reason, and says what to do.
-fn revoked_error(r: &db::Revocation) -> ValidationError {
+fn retired_error(r: &db::RetiredVersion) -> ValidationError {
     let reason = r
         .revoked_reason
         .as_deref()
@@ -385,7 +457,7 @@ fn validate_one(
     w: WireResponse,
     sender: Uuid,
     resolved: &HashMap<(String, i32), Resolved>,
-    revoked: &HashMap<(String, i32), db::Revocation>,
+    retired: &HashMap<(String, i32), db::RetiredVersion>,
 ) -> Item {
     let id = w.id.0;
     let reject = |errors| Item::Rejected {
@@ -402,16 +474,16 @@ fn validate_one(
         errors.push(e.clone());
     }
     let key = (w.questionnaire.clone(), w.version);
-    if let (Some(Resolved::Found(_)), Some(r)) = (resolved.get(&key), revoked.get(&key)) {
+    if let (Some(Resolved::Found(_)), Some(r)) = (resolved.get(&key), retired.get(&key)) {
         // Its answers are not checked: no correction makes it receivable.
         if !errors.is_empty() {
-            errors.push(revoked_error(r));
+            errors.push(retired_error(r));
             return reject(errors);
         }
         return Item::Retired {
             id,
             content_hash: w.into_response(Some(sender)).content_hash().0,
-            error: revoked_error(r),
+            error: retired_error(r),
         };
     }
     let cached = match resolved.get(&key) {

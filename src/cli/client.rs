@@ -57,10 +57,7 @@ impl Ctx {
     }
 
     fn msg<'a>(&self, e: &'a ValidationError) -> &'a str {
-        match self.lang {
-            Lang::Fr => &e.message,
-            Lang::En => &e.message_en,
-        }
+        e.message.pick(self.lang)
     }
 
     fn print_errors(&self, prefix: &str, errors: &[ValidationError]) {
@@ -469,11 +466,12 @@ pub async fn sync(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     }
     if let Some(why) = report.gave_up {
         eprintln!(
-            "{} ({why})",
+            "{} ({})",
             ctx.t(
                 "serveur injoignable : rien n'est perdu, les réponses restent en file ; réessayez plus tard",
                 "server unreachable: nothing is lost, the responses stay queued; try again later"
-            )
+            ),
+            why.pick(ctx.lang)
         );
         return Ok(ExitCode::from(EXIT_ATTENTION));
     }

@@ -8,14 +8,15 @@ mod staff;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+pub use parole_client::i18n::Lang;
 
 /// Parole: offline-first field surveys.
 #[derive(Debug, Parser)]
 #[command(name = "parole", version, about)]
 pub struct Cli {
     /// Language of the messages.
-    #[arg(long, global = true, env = "PAROLE_LANG", value_enum, default_value_t = Lang::Fr)]
+    #[arg(long, global = true, env = "PAROLE_LANG", value_parser = parse_lang, default_value = "fr")]
     pub lang: Lang,
 
     /// The client's data directory (outbox, enrolment, pulled questionnaires).
@@ -27,19 +28,12 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Lang {
-    Fr,
-    En,
-}
-
-impl Lang {
-    /// Picks the message in this language.
-    pub fn pick<'a>(self, fr: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Fr => fr,
-            Lang::En => en,
-        }
+/// `fr` or `en`: the language the CLI picks from each [`parole_client::i18n::Message`].
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    match s {
+        "fr" => Ok(Lang::Fr),
+        "en" => Ok(Lang::En),
+        _ => Err(format!("« {s} » : fr ou en / `{s}`: fr or en")),
     }
 }
 

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use parole_client::api::{ExportParams, PersonalData};
 use parole_client::native::{ApiClient, ExportFormat, ExportQuery};
 
 use super::Lang;
@@ -209,11 +210,11 @@ enum Personal {
     Include,
 }
 
-impl Personal {
-    fn as_str(self) -> &'static str {
-        match self {
-            Personal::Omit => "omit",
-            Personal::Include => "include",
+impl From<Personal> for PersonalData {
+    fn from(p: Personal) -> Self {
+        match p {
+            Personal::Omit => PersonalData::Omit,
+            Personal::Include => PersonalData::Include,
         }
     }
 }
@@ -240,9 +241,11 @@ pub async fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<ExitCode> {
             &args.questionnaire,
             &ExportQuery {
                 format,
-                version: args.version,
-                after: args.after,
-                personal: args.personal.map(|p| p.as_str().to_string()),
+                params: ExportParams {
+                    version: args.version,
+                    after: args.after,
+                    personal: args.personal.map(Into::into),
+                },
             },
             &args.output,
             |n| pb.set_position(n),

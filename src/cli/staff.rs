@@ -5,10 +5,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use parole_client::native::ApiClient;
-use serde_json::{json, Value};
+use parole_client::api::{
+    CreateInterviewerRequest, CreateQuestionnaireRequest, CreateUserRequest, ErrorBody,
+    PutDraftRequest, Role,
+};
+use parole_client::native::{ApiClient, ApiError, StaffSession};
+use parole_client::sync::TransportError;
+use serde_json::Value;
 
 use super::server::password;
 use super::Lang;
@@ -97,71 +102,34 @@ pub enum UserCommand {
     },
 }
 
-/// A logged-in staff session.
-struct Session {
-    http: reqwest::Client,
-    server: String,
-    token: String,
+/// Logs in as `staff` (the password from `PAROLE_PASSWORD` or a prompt).
+async fn open_session(staff: &Staff, lang: Lang) -> anyhow::Result<StaffSession> {
+    let password = password(lang)?;
+    let api = ApiClient::new()?;
+    let login = api
+        .login(&staff.server, &staff.username, &password)
+        .await
+        .with_context(|| format!("connexion de {} à {}", staff.username, staff.server))?;
+    Ok(api.staff(&staff.server, &login.token))
 }
 
-impl Session {
-    async fn open(staff: &Staff, lang: Lang) -> anyhow::Result<Self> {
-        let password = password(lang)?;
-        let login = ApiClient::new()?
-            .login(&staff.server, &staff.username, &password)
-            .await
-            .with_context(|| format!("connexion de {} à {}", staff.username, staff.server))?;
-        Ok(Self {
-            http: reqwest::Client::new(),
-            server: staff.server.trim_end_matches('/').to_string(),
-            token: login.token,
-        })
-    }
-
-    /// Sends a request; returns the status and the JSON body (`null` when empty).
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<(u16, Value)> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.server))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("requête vers {}", self.server))?;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        let value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok((status, value))
-    }
-}
-
-/// The server's error body, as lines: the message, then each error by path.
-fn describe(status: u16, body: &Value, lang: Lang) -> String {
+/// A failed call, in `lang`: the server's status and message, then each error by path.
+fn describe(e: ApiError, lang: Lang) -> anyhow::Error {
+    let ApiError::Transport(TransportError::Status { status, body }) = &e else {
+        return e.into();
+    };
+    let Ok(body) = serde_json::from_str::<ErrorBody>(body) else {
+        return e.into();
+    };
     let mut out = format!(
         "{} {status} : {}",
         lang.pick("le serveur a répondu", "the server answered"),
-        body["error"].as_str().unwrap_or("")
+        body.text().pick(lang)
     );
-    for e in body["errors"].as_array().into_iter().flatten() {
-        let message = match lang {
-            Lang::Fr => &e["message"],
-            Lang::En => &e["message_en"],
-        };
-        out.push_str(&format!(
-            "\n  {} : {}",
-            e["path"].as_str().unwrap_or(""),
-            message.as_str().unwrap_or("")
-        ));
+    for e in &body.errors {
+        out.push_str(&format!("\n  {} : {}", e.path, e.message.pick(lang)));
     }
-    out
+    anyhow::anyhow!(out)
 }
 
 pub async fn questionnaire(cmd: QuestionnaireCommand, lang: Lang) -> anyhow::Result<ExitCode> {
@@ -171,58 +139,51 @@ pub async fn questionnaire(cmd: QuestionnaireCommand, lang: Lang) -> anyhow::Res
                 .with_context(|| format!("lecture de {}", file.display()))?;
             let document: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} n'est pas du JSON valide", file.display()))?;
-            let session = Session::open(&staff, lang).await?;
-            let (status, body) = session
-                .call(
-                    reqwest::Method::POST,
-                    "/api/v1/questionnaires",
-                    Some(json!({"slug": slug, "document": document})),
-                )
-                .await?;
-            if status == 409 {
+            let session = open_session(&staff, lang).await?;
+            let created = session
+                .create_questionnaire(&CreateQuestionnaireRequest {
+                    slug: slug.clone(),
+                    document: document.clone(),
+                })
+                .await;
+            match created {
+                Ok(_) => {}
                 // It exists: the file becomes its new draft.
-                let (status, body) = session
-                    .call(
-                        reqwest::Method::PUT,
-                        &format!("/api/v1/questionnaires/{slug}/draft"),
-                        Some(json!({"document": document})),
-                    )
-                    .await?;
-                if !(200..300).contains(&status) {
-                    bail!("{}", describe(status, &body, lang));
-                }
-            } else if !(200..300).contains(&status) {
-                bail!("{}", describe(status, &body, lang));
+                Err(e) if e.status() == Some(409) => session
+                    .put_draft(&slug, &PutDraftRequest { document })
+                    .await
+                    .map_err(|e| describe(e, lang))?,
+                Err(e) => return Err(describe(e, lang)),
             }
-            let (status, body) = session
-                .call(
-                    reqwest::Method::POST,
-                    &format!("/api/v1/questionnaires/{slug}/publish"),
-                    None,
-                )
-                .await?;
-            if !(200..300).contains(&status) {
-                bail!("{}", describe(status, &body, lang));
-            }
+            let published = session
+                .publish(&slug)
+                .await
+                .map_err(|e| describe(e, lang))?;
             println!(
                 "{} {slug} version {}",
                 lang.pick("publié :", "published:"),
-                body["version"]
+                published.version
             );
+            end(session).await;
             Ok(ExitCode::SUCCESS)
         }
         QuestionnaireCommand::List { staff } => {
-            let session = Session::open(&staff, lang).await?;
-            let (status, body) = session
-                .call(reqwest::Method::GET, "/api/v1/questionnaires", None)
-                .await?;
-            if status != 200 {
-                bail!("{}", describe(status, &body, lang));
-            }
-            println!("{}", serde_json::to_string_pretty(&body)?);
+            let session = open_session(&staff, lang).await?;
+            let list = session
+                .questionnaires()
+                .await
+                .map_err(|e| describe(e, lang))?;
+            println!("{}", serde_json::to_string_pretty(&list)?);
+            end(session).await;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Logs the session out (the token stops working); a failure only costs a token that
+/// expires with its session.
+async fn end(session: StaffSession) {
+    let _ = session.logout().await;
 }
 
 pub async fn interviewer(cmd: InterviewerCommand, lang: Lang) -> anyhow::Result<ExitCode> {
@@ -232,28 +193,23 @@ pub async fn interviewer(cmd: InterviewerCommand, lang: Lang) -> anyhow::Result<
             qr_svg,
             staff,
         } => {
-            let session = Session::open(&staff, lang).await?;
-            let (status, body) = session
-                .call(
-                    reqwest::Method::POST,
-                    "/api/v1/interviewers",
-                    Some(json!({"name": name})),
-                )
-                .await?;
-            if status != 201 {
-                bail!("{}", describe(status, &body, lang));
-            }
-            let code = body["enrolment_code"].as_str().unwrap_or_default();
+            let session = open_session(&staff, lang).await?;
+            let created = session
+                .create_interviewer(&CreateInterviewerRequest { name: name.clone() })
+                .await
+                .map_err(|e| describe(e, lang))?;
+            end(session.clone()).await;
+            let code = &created.enrolment_code;
             println!(
-                "{} {name} ({})",
+                "{} {name} (\"{}\")",
                 lang.pick("enquêteur·rice :", "interviewer:"),
-                body["id"]
+                created.id
             );
             println!(
                 "{} {code}",
                 lang.pick("code d'enrôlement :", "enrolment code:")
             );
-            let link = format!("{}/app/#enrol={code}", session.server);
+            let link = format!("{}/app/#enrol={code}", session.server());
             println!("{} {link}", lang.pick("lien :", "link:"));
             let qr = qrcode::QrCode::new(link.as_bytes()).context("QR code")?;
             println!(
@@ -297,25 +253,27 @@ pub async fn user(cmd: UserCommand, lang: Lang) -> anyhow::Result<ExitCode> {
                     super::server::read_line_stdin()?
                 }
             };
-            let session = Session::open(&staff, lang).await?;
+            let session = open_session(&staff, lang).await?;
             let role = match role {
-                StaffRole::Coordinator => "coordinator",
-                StaffRole::Analyst => "analyst",
-                StaffRole::Admin => "admin",
+                StaffRole::Coordinator => Role::Coordinator,
+                StaffRole::Analyst => Role::Analyst,
+                StaffRole::Admin => Role::Admin,
             };
-            let (status, body) = session
-                .call(
-                    reqwest::Method::POST,
-                    "/api/v1/users",
-                    Some(json!({"username": new_username, "password": new_password, "role": role})),
-                )
-                .await?;
-            if status != 201 {
-                bail!("{}", describe(status, &body, lang));
-            }
+            let created = session
+                .create_user(&CreateUserRequest {
+                    username: new_username.clone(),
+                    password: new_password,
+                    role,
+                })
+                .await
+                .map_err(|e| describe(e, lang))?;
+            end(session).await;
             println!(
-                "{} {new_username} ({role})",
-                lang.pick("compte créé :", "account created:")
+                "{} {new_username} ({})",
+                lang.pick("compte créé :", "account created:"),
+                serde_json::to_value(created.role)?
+                    .as_str()
+                    .unwrap_or_default()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -325,56 +283,45 @@ pub async fn user(cmd: UserCommand, lang: Lang) -> anyhow::Result<ExitCode> {
 pub async fn device(cmd: DeviceCommand, lang: Lang) -> anyhow::Result<ExitCode> {
     match cmd {
         DeviceCommand::List { staff } => {
-            let session = Session::open(&staff, lang).await?;
-            let (status, body) = session
-                .call(reqwest::Method::GET, "/api/v1/devices", None)
-                .await?;
-            if status != 200 {
-                bail!("{}", describe(status, &body, lang));
-            }
+            let session = open_session(&staff, lang).await?;
+            let list = session.devices().await.map_err(|e| describe(e, lang))?;
+            end(session).await;
             let never = lang.pick("jamais", "never");
-            for d in body["devices"].as_array().into_iter().flatten() {
-                let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-                let state = &d["device_state"];
-                let held = if state.is_object() {
-                    format!(
+            for d in list.devices {
+                let held = match &d.device_state {
+                    Some(state) => format!(
                         "{} {}  {} {}",
                         lang.pick("à envoyer", "to send"),
-                        state["queued"],
+                        state.queued,
                         lang.pick("brouillons", "drafts"),
-                        state["drafts"]
-                    )
-                } else {
-                    String::new()
+                        state.drafts
+                    ),
+                    None => String::new(),
                 };
-                let revoked = if d["revoked_at"].is_string() {
+                let revoked = if d.revoked_at.is_some() {
                     lang.pick("  (révoqué)", "  (revoked)")
                 } else {
                     ""
                 };
+                let last_sync = d
+                    .last_sync_at
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                    .unwrap_or_else(|| never.to_string());
                 println!(
-                    "{}  {} — {}  {} {}  {held}{revoked}",
-                    text(&d["id"]),
-                    text(&d["interviewer_name"]),
-                    text(&d["name"]),
+                    "{}  {} — {}  {} {last_sync}  {held}{revoked}",
+                    d.id,
+                    d.interviewer_name,
+                    d.name,
                     lang.pick("dernière synchro", "last sync"),
-                    d["last_sync_at"].as_str().unwrap_or(never),
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
         DeviceCommand::Revoke { id, staff } => {
-            let session = Session::open(&staff, lang).await?;
-            let (status, body) = session
-                .call(
-                    reqwest::Method::DELETE,
-                    &format!("/api/v1/devices/{id}"),
-                    None,
-                )
-                .await?;
-            if !(200..300).contains(&status) {
-                bail!("{}", describe(status, &body, lang));
-            }
+            let session = open_session(&staff, lang).await?;
+            let revoked = session.revoke_device(&id).await;
+            end(session).await;
+            revoked.map_err(|e| describe(e, lang))?;
             println!(
                 "{} {id}",
                 lang.pick("appareil révoqué :", "device revoked:")

@@ -14,7 +14,8 @@ import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const WEB_DIR = path.resolve(here, '..');
-export const FIXTURES = path.join(here, 'fixtures');
+// The example questionnaires, one copy for every test of the repository.
+export const FIXTURES = path.resolve(here, '../../schemas/examples');
 export const SHOTS = process.env.PAROLE_SHOTS_DIR || '/tmp/parole-shots';
 const PAROLE_BIN = process.env.PAROLE_BIN || path.resolve(here, '../../target/debug/parole');
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';

@@ -11,6 +11,7 @@ use jsonschema::{Draft, Validator};
 use serde_json::{Map, Value};
 
 use super::{choice_key, push_token, split_pointer};
+use crate::i18n::Message;
 use crate::validate::ValidationError;
 
 /// The format's meta-schema (JSON Schema 2020-12), `schemas/questionnaire-format.schema.json`.
@@ -524,12 +525,7 @@ pub(crate) fn format_error(
             format!("{wen} does not follow the questionnaire format ({detail})."),
         ),
     };
-    ValidationError {
-        path: path.to_string(),
-        code: code.to_string(),
-        message: fr,
-        message_en: en,
-    }
+    ValidationError::new(path, code, Message::new(fr, en))
 }
 
 #[cfg(test)]

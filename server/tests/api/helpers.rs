@@ -1,6 +1,5 @@
 //! Helpers for the router tests: a fresh database per test, the router driven with
 //! `tower::ServiceExt::oneshot`, and shortcuts for the usual set-up.
-#![allow(dead_code)]
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
@@ -13,8 +12,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use uuid::Uuid;
 
-pub const BESOINS: &str = include_str!("../fixtures/besoins-formation.json");
-pub const HABITANTS: &str = include_str!("../fixtures/parole-habitants.json");
+pub const BESOINS: &str = include_str!("../../../schemas/examples/besoins-formation.json");
+pub const HABITANTS: &str = include_str!("../../../schemas/examples/parole-habitants.json");
 
 pub fn besoins() -> Value {
     serde_json::from_str(BESOINS).unwrap()
@@ -239,4 +238,18 @@ pub fn response(answers: Value) -> Value {
         "started_at": "2025-03-14T18:30:00+01:00",
         "completed_at": "2025-03-14T18:42:10+01:00",
     })
+}
+
+/// The per-item results of a push answered 200.
+pub fn results(r: &Reply) -> Vec<Value> {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    r.json()["results"].as_array().unwrap().clone()
+}
+
+/// How many responses the database holds.
+pub async fn stored_count(ctx: &Ctx) -> i64 {
+    sqlx::query_scalar("select count(*) from response")
+        .fetch_one(&ctx.db.pool)
+        .await
+        .unwrap()
 }

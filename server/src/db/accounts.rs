@@ -1,0 +1,219 @@
+//! Users and tokens: the accounts of the web console and the CLI, the bearer tokens of users
+//! and devices, and who a token belongs to.
+
+use parole_client::api::Role;
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+use super::{parse_role, role_str, DbError, Result};
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub username: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+#[derive(FromRow)]
+struct RawUser {
+    id: Uuid,
+    username: String,
+    role: String,
+    password_hash: String,
+}
+
+/// Fails on a role the server does not know (see `parse_role`).
+impl TryFrom<RawUser> for UserRow {
+    type Error = DbError;
+
+    fn try_from(r: RawUser) -> Result<Self> {
+        Ok(UserRow {
+            id: r.id,
+            username: r.username,
+            role: parse_role(&r.role)?,
+            password_hash: r.password_hash,
+        })
+    }
+}
+
+pub async fn insert_user(
+    pool: &PgPool,
+    username: &str,
+    role: Role,
+    password_hash: &str,
+) -> Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query("insert into app_user (id, username, role, password_hash) values ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(username)
+        .bind(role_str(role))
+        .bind(password_hash)
+        .execute(pool)
+        .await?;
+    Ok(id)
+}
+
+pub async fn user_by_name(pool: &PgPool, username: &str) -> Result<Option<UserRow>> {
+    let row: Option<RawUser> = sqlx::query_as(
+        "select id, username, role, password_hash from app_user where username = $1",
+    )
+    .bind(username)
+    .fetch_optional(pool)
+    .await?;
+    row.map(UserRow::try_from).transpose()
+}
+
+pub async fn set_password(pool: &PgPool, username: &str, password_hash: &str) -> Result<()> {
+    let done = sqlx::query(
+        "update app_user set password_hash = $2, updated_at = now() where username = $1",
+    )
+    .bind(username)
+    .bind(password_hash)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+pub async fn count_users(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar("select count(*) from app_user")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Who a token belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenOwner {
+    User {
+        id: Uuid,
+        username: String,
+        role: Role,
+    },
+    Device {
+        id: Uuid,
+        interviewer_id: Uuid,
+    },
+}
+
+pub async fn insert_user_token(pool: &PgPool, user_id: Uuid, token_hash: &str) -> Result<()> {
+    sqlx::query("insert into token (id, token_hash, user_id) values ($1, $2, $3)")
+        .bind(Uuid::now_v7())
+        .bind(token_hash)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct RawOwner {
+    user_id: Option<Uuid>,
+    username: Option<String>,
+    role: Option<String>,
+    device_id: Option<Uuid>,
+    interviewer_id: Option<Uuid>,
+}
+
+impl RawOwner {
+    /// The owner, `None` when the row names neither a user nor a device with its
+    /// interviewer; an error when the user's role is missing or unknown.
+    fn into_owner(self) -> Result<Option<TokenOwner>> {
+        Ok(match (self.user_id, self.device_id) {
+            // `app_user.role` is `not null`; were it null, "" is refused like any unknown role.
+            (Some(id), _) => Some(TokenOwner::User {
+                id,
+                username: self.username.unwrap_or_default(),
+                role: parse_role(self.role.as_deref().unwrap_or_default())?,
+            }),
+            (None, Some(id)) => self
+                .interviewer_id
+                .map(|interviewer_id| TokenOwner::Device { id, interviewer_id }),
+            _ => None,
+        })
+    }
+}
+
+/// The live owner of a token (by its hash): none when unknown, revoked, or its device is.
+pub async fn token_owner(pool: &PgPool, token_hash: &str) -> Result<Option<TokenOwner>> {
+    let row: Option<RawOwner> = sqlx::query_as(
+        "select u.id as user_id, u.username, u.role, d.id as device_id, d.interviewer_id
+         from token t
+         left join app_user u on u.id = t.user_id
+         left join device d on d.id = t.device_id
+         where t.token_hash = $1 and t.revoked_at is null
+           and (t.user_id is not null or d.revoked_at is null)",
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(RawOwner::into_owner).transpose()?.flatten())
+}
+
+/// Revokes one token (logout).
+pub async fn revoke_token(pool: &PgPool, token_hash: &str) -> Result<()> {
+    sqlx::query(
+        "update token set revoked_at = now(), updated_at = now()
+         where token_hash = $1 and revoked_at is null",
+    )
+    .bind(token_hash)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[cfg(all(test, feature = "test-support"))]
+mod tests {
+    use super::*;
+    use crate::testing::test_db;
+
+    #[tokio::test]
+    async fn a_duplicate_username_is_a_conflict_naming_the_constraint() {
+        let db = test_db().await;
+        insert_user(&db.pool, "ana", Role::Analyst, "h")
+            .await
+            .unwrap();
+        let err = insert_user(&db.pool, "ana", Role::Admin, "h")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, DbError::Conflict(c) if c == "app_user_username_key"),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_stored_role_is_an_error_for_the_user_and_its_tokens() {
+        let db = test_db().await;
+        let id = insert_user(&db.pool, "ana", Role::Analyst, "h")
+            .await
+            .unwrap();
+        insert_user_token(&db.pool, id, "token-hash").await.unwrap();
+        // What a later version, or a row written by hand, could leave behind.
+        sqlx::query("alter table app_user drop constraint app_user_role_check")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        sqlx::query("update app_user set role = 'superuser'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let errors = [
+            user_by_name(&db.pool, "ana").await.unwrap_err(),
+            token_owner(&db.pool, "token-hash").await.unwrap_err(),
+        ];
+        for err in errors {
+            assert!(
+                matches!(err, DbError::Other(sqlx::Error::Decode(_))),
+                "{err:?}"
+            );
+            assert!(
+                err.to_string()
+                    .contains(r#"unexpected value "superuser" in app_user.role"#),
+                "{err}"
+            );
+        }
+    }
+}

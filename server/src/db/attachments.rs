@@ -1,0 +1,66 @@
+//! Attachments: photos stored by their SHA-256 (first upload wins), with their media type.
+
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+use super::Result;
+
+/// An attachment's metadata (without its bytes).
+#[derive(Debug, Clone, FromRow)]
+pub struct AttachmentMeta {
+    pub media_type: String,
+    pub size: i64,
+}
+
+/// A stored attachment, with its bytes.
+#[derive(Debug, Clone, FromRow)]
+pub struct AttachmentRow {
+    pub media_type: String,
+    pub content: Vec<u8>,
+}
+
+/// Stores an attachment under `sha256` (its hex digest, already checked against `content`)
+/// unless it is already held. `true` when this call stored it, `false` when it was already
+/// there (nothing changed: the first upload's media type and device stay).
+pub async fn insert_attachment(
+    pool: &PgPool,
+    sha256: &str,
+    media_type: &str,
+    content: &[u8],
+    device_id: Uuid,
+) -> Result<bool> {
+    let inserted: Option<String> = sqlx::query_scalar(
+        "insert into attachment (sha256, media_type, size, content, device_id)
+         values ($1, $2, $3, $4, $5)
+         on conflict (sha256) do nothing
+         returning sha256",
+    )
+    .bind(sha256)
+    .bind(media_type)
+    .bind(content.len() as i64)
+    .bind(content)
+    .bind(device_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(inserted.is_some())
+}
+
+/// An attachment's media type and size, if held.
+pub async fn attachment_meta(pool: &PgPool, sha256: &str) -> Result<Option<AttachmentMeta>> {
+    Ok(
+        sqlx::query_as("select media_type, size from attachment where sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// An attachment with its bytes, if held.
+pub async fn attachment(pool: &PgPool, sha256: &str) -> Result<Option<AttachmentRow>> {
+    Ok(
+        sqlx::query_as("select media_type, content from attachment where sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(pool)
+            .await?,
+    )
+}

@@ -1,0 +1,175 @@
+//! The storage layer: every SQL statement the server runs lives in this folder, behind named
+//! operations (`insert_responses`, `export_rows`, …) and one error type, [`DbError`].
+//!
+//! One module per resource, all re-exported here (callers write `db::insert_user`, never
+//! `db::accounts::insert_user`):
+//!
+//! - `accounts`: users and their tokens, and who a token belongs to;
+//! - `devices`: interviewers, enrolment codes, devices;
+//! - `questionnaires`: drafts, published versions, their retirement;
+//! - `responses`: storing pushed responses, streaming them out for the exports;
+//! - `attachments`: photos, stored by content hash.
+//!
+//! This file holds what they share: [`DbError`] (a unique violation on any `?` becomes
+//! [`DbError::Conflict`]), the migrations, the pool, and the role column's spelling.
+//!
+//! Queries are runtime-checked (`sqlx::query_as` with `FromRow`): no `DATABASE_URL` at build
+//! time; the router tests exercise every one against a real PostgreSQL.
+
+use parole_client::api::Role;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+mod accounts;
+mod attachments;
+mod devices;
+mod questionnaires;
+mod responses;
+
+pub use accounts::*;
+pub use attachments::*;
+pub use devices::*;
+pub use questionnaires::*;
+pub use responses::*;
+
+/// The migrations in `server/migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// What can go wrong in the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("introuvable / not found")]
+    NotFound,
+    /// A unique constraint refused the row (the constraint's name).
+    #[error("existe déjà / already exists ({0})")]
+    Conflict(String),
+    /// Anything else: the database is unreachable, a statement failed, or a stored value
+    /// cannot be read back (`sqlx::Error::Decode` with an [`UnexpectedValue`]).
+    #[error(transparent)]
+    Other(sqlx::Error),
+}
+
+/// The one conversion from sqlx's errors, so that every `?` maps a unique violation to
+/// [`DbError::Conflict`] (with the constraint's name) and no call site can forget to.
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                DbError::Conflict(db.constraint().unwrap_or_default().to_string())
+            }
+            e => DbError::Other(e),
+        }
+    }
+}
+
+/// A value read from the database that the server does not know (say, a role added by a
+/// later version, or a row written by hand). It reaches callers as
+/// `DbError::Other(sqlx::Error::Decode(..))`: an internal error, logged, never guessed
+/// around.
+#[derive(Debug, thiserror::Error)]
+#[error("unexpected value {value:?} in {column}")]
+pub struct UnexpectedValue {
+    /// `table.column`.
+    pub column: &'static str,
+    pub value: String,
+}
+
+impl UnexpectedValue {
+    fn into_db_error(self) -> DbError {
+        DbError::Other(sqlx::Error::Decode(Box::new(self)))
+    }
+}
+
+type Result<T, E = DbError> = std::result::Result<T, E>;
+
+/// Connects a pool to `url`.
+pub async fn connect(url: &str) -> Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url)
+        .await?)
+}
+
+/// Runs the pending migrations.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// `select 1`, for `/readyz`.
+pub async fn ping(pool: &PgPool) -> Result<()> {
+    sqlx::query("select 1").execute(pool).await?;
+    Ok(())
+}
+
+/// A role as `app_user.role` spells it.
+pub fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "admin",
+        Role::Coordinator => "coordinator",
+        Role::Analyst => "analyst",
+        Role::Interviewer => "interviewer",
+    }
+}
+
+/// Reads back `app_user.role`; a value [`role_str`] never writes is an error, not a guess.
+fn parse_role(s: &str) -> Result<Role> {
+    match s {
+        "admin" => Ok(Role::Admin),
+        "coordinator" => Ok(Role::Coordinator),
+        "analyst" => Ok(Role::Analyst),
+        "interviewer" => Ok(Role::Interviewer),
+        _ => Err(UnexpectedValue {
+            column: "app_user.role",
+            value: s.to_string(),
+        }
+        .into_db_error()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_role_reads_back_as_written() {
+        for role in [
+            Role::Admin,
+            Role::Coordinator,
+            Role::Analyst,
+            Role::Interviewer,
+        ] {
+            assert_eq!(parse_role(role_str(role)).unwrap(), role);
+        }
+    }
+
+    #[test]
+    fn an_unknown_role_is_a_decode_error_naming_the_column_and_value() {
+        for bad in ["superuser", "", "Admin"] {
+            let err = parse_role(bad).unwrap_err();
+            let DbError::Other(sqlx::Error::Decode(source)) = &err else {
+                panic!("expected a decode error, got {err:?}");
+            };
+            let unexpected = source
+                .downcast_ref::<UnexpectedValue>()
+                .expect("an UnexpectedValue");
+            assert_eq!(unexpected.column, "app_user.role");
+            assert_eq!(unexpected.value, bad);
+            let message = format!("{err}");
+            assert!(message.contains("app_user.role"), "{message}");
+            assert!(message.contains(&format!("{bad:?}")), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_sqlx_error_other_than_a_unique_violation_stays_other() {
+        assert!(matches!(
+            DbError::from(sqlx::Error::RowNotFound),
+            DbError::Other(sqlx::Error::RowNotFound)
+        ));
+        assert!(matches!(
+            DbError::from(sqlx::Error::PoolTimedOut),
+            DbError::Other(sqlx::Error::PoolTimedOut)
+        ));
+    }
+}

@@ -1,0 +1,202 @@
+//! Responses: storing a pushed batch in one transaction (never overwriting), and streaming
+//! the stored ones out for the exports.
+
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use serde_json::Value;
+use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::Result;
+
+/// One response ready to store (already validated).
+#[derive(Debug, Clone)]
+pub struct NewResponse {
+    pub id: Uuid,
+    pub questionnaire_id: i64,
+    pub version: i32,
+    pub answers: Value,
+    pub started_at: String,
+    pub started_at_ts: DateTime<Utc>,
+    pub completed_at: String,
+    pub completed_at_ts: DateTime<Utc>,
+    pub device_id: Option<Uuid>,
+    pub location: Option<Value>,
+    pub content_hash: String,
+    /// The photos its answers name (recorded in `response_photo`).
+    pub photos: Vec<crate::attachment::PhotoRef>,
+}
+
+/// What [`insert_responses`] did: the ids it inserted, and the content hash now held for
+/// every id asked about (inserted or not).
+#[derive(Debug, Default)]
+pub struct InsertOutcome {
+    pub inserted: std::collections::HashSet<Uuid>,
+    pub held: std::collections::HashMap<Uuid, String>,
+}
+
+/// Inserts a batch (ids distinct) in ONE transaction, never overwriting: `insert … on
+/// conflict (id) do nothing` over `unnest` arrays, then a lookup of the hashes held for the
+/// ids that were not inserted and for `also_ask` (ids of refused items). Records the photos
+/// each inserted response names in `response_photo` (one more statement, only when the batch
+/// names photos). Updates the sending device's `last_sync_at` and `device_state`. Commits
+/// before returning.
+pub async fn insert_responses(
+    pool: &PgPool,
+    sender: Uuid,
+    rows: &[NewResponse],
+    also_ask: &[Uuid],
+    device_state: Option<&Value>,
+) -> Result<InsertOutcome> {
+    let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+    let mut outcome = InsertOutcome::default();
+    if !rows.is_empty() {
+        let n = rows.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut qids = Vec::with_capacity(n);
+        let mut versions = Vec::with_capacity(n);
+        let mut answers = Vec::with_capacity(n);
+        let mut started = Vec::with_capacity(n);
+        let mut started_ts = Vec::with_capacity(n);
+        let mut completed = Vec::with_capacity(n);
+        let mut completed_ts = Vec::with_capacity(n);
+        let mut devices = Vec::with_capacity(n);
+        let mut locations = Vec::with_capacity(n);
+        let mut hashes = Vec::with_capacity(n);
+        for r in rows {
+            ids.push(r.id);
+            qids.push(r.questionnaire_id);
+            versions.push(r.version);
+            answers.push(&r.answers);
+            started.push(r.started_at.as_str());
+            started_ts.push(r.started_at_ts);
+            completed.push(r.completed_at.as_str());
+            completed_ts.push(r.completed_at_ts);
+            devices.push(r.device_id);
+            locations.push(r.location.as_ref());
+            hashes.push(r.content_hash.as_str());
+        }
+        let inserted: Vec<Uuid> = sqlx::query_scalar(
+            "insert into response (id, questionnaire_id, version, answers, started_at,
+                 started_at_ts, completed_at, completed_at_ts, device_id, sender_device_id,
+                 location, content_hash)
+             select id, qid, version, answers, started_at, started_at_ts, completed_at,
+                 completed_at_ts, device_id, $12, location, content_hash
+             from unnest($1::uuid[], $2::bigint[], $3::int[], $4::jsonb[], $5::text[],
+                 $6::timestamptz[], $7::text[], $8::timestamptz[], $9::uuid[], $10::jsonb[],
+                 $11::text[])
+               as t(id, qid, version, answers, started_at, started_at_ts, completed_at,
+                 completed_at_ts, device_id, location, content_hash)
+             on conflict (id) do nothing
+             returning id",
+        )
+        .bind(&ids)
+        .bind(&qids)
+        .bind(&versions)
+        .bind(&answers)
+        .bind(&started)
+        .bind(&started_ts)
+        .bind(&completed)
+        .bind(&completed_ts)
+        .bind(&devices)
+        .bind(&locations)
+        .bind(&hashes)
+        .bind(sender)
+        .fetch_all(&mut *tx)
+        .await?;
+        outcome.inserted = inserted.into_iter().collect();
+        let mut photo_ids = Vec::new();
+        let mut photo_hashes = Vec::new();
+        let mut photo_pointers = Vec::new();
+        for r in rows {
+            if outcome.inserted.contains(&r.id) {
+                outcome.held.insert(r.id, r.content_hash.clone());
+                for p in &r.photos {
+                    photo_ids.push(r.id);
+                    photo_hashes.push(p.name.hex());
+                    photo_pointers.push(p.pointer.as_str());
+                }
+            }
+        }
+        if !photo_ids.is_empty() {
+            sqlx::query(
+                "insert into response_photo (response_id, sha256, pointer)
+                 select * from unnest($1::uuid[], $2::text[], $3::text[])",
+            )
+            .bind(&photo_ids)
+            .bind(&photo_hashes)
+            .bind(&photo_pointers)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    let ask: Vec<Uuid> = rows
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| !outcome.inserted.contains(id))
+        .chain(also_ask.iter().copied())
+        .collect();
+    if !ask.is_empty() {
+        let held: Vec<(Uuid, String)> =
+            sqlx::query_as("select id, content_hash from response where id = any($1)")
+                .bind(&ask)
+                .fetch_all(&mut *tx)
+                .await?;
+        outcome.held.extend(held);
+    }
+    sqlx::query(
+        "update device set last_sync_at = now(), device_state = coalesce($2, device_state),
+             updated_at = now()
+         where id = $1",
+    )
+    .bind(sender)
+    .bind(device_state)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// One stored response, as the exports write it.
+#[derive(Debug, Clone, FromRow)]
+pub struct ExportRow {
+    pub id: Uuid,
+    pub seq: i64,
+    pub version: i32,
+    pub device_id: Option<Uuid>,
+    pub started_at: String,
+    pub completed_at: String,
+    pub received_at: DateTime<Utc>,
+    pub location: Option<Value>,
+    pub content_hash: String,
+    pub answers: Value,
+    /// The photos it names that the server does not hold yet (`sha256:…`, sorted): empty
+    /// when the response is complete.
+    pub photos_missing: Vec<String>,
+}
+
+/// The responses to a questionnaire in `seq` order, streamed (constant memory), optionally
+/// one version only and only those with `seq > after`; each with the photos it names that
+/// are still missing (an index lookup per row, on `response_photo`'s primary key).
+pub fn export_rows<'a>(
+    pool: &'a PgPool,
+    questionnaire_id: i64,
+    version: Option<i32>,
+    after: i64,
+) -> BoxStream<'a, Result<ExportRow, sqlx::Error>> {
+    sqlx::query_as(
+        "select id, seq, version, device_id, started_at, completed_at, received_at, location,
+                content_hash, answers,
+                array(select distinct 'sha256:' || p.sha256
+                      from response_photo p left join attachment a on a.sha256 = p.sha256
+                      where p.response_id = r.id and a.sha256 is null
+                      order by 1) as photos_missing
+         from response r
+         where questionnaire_id = $1 and ($2::int is null or version = $2) and seq > $3
+         order by seq",
+    )
+    .bind(questionnaire_id)
+    .bind(version)
+    .bind(after)
+    .fetch(pool)
+}

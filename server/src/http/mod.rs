@@ -1,0 +1,429 @@
+//! The HTTP API v1: one module per resource, each with its own `routes()`, merged here by
+//! [`router`]. Handlers check the caller's role with the extractors below (before reading the
+//! body, so a wrong role is a 403 whatever the body), read typed paths, queries and bodies
+//! ([`ApiPath`], [`ApiQuery`], [`ApiJson`]: their rejections are [`AppError`]s in the API's
+//! error shape), call the domain and storage layers, and answer with `parole_client::api`
+//! types. The routes are described in `server/openapi.json` (served at
+//! `/api/openapi.json`; a test checks both directions against the `.route(…)` calls of
+//! this folder).
+//!
+//! - [`accounts`]: login, logout, staff accounts.
+//! - [`questionnaires`]: drafts, publishing, versions, retiring a version.
+//! - [`exports`]: the responses of a questionnaire, NDJSON and CSV.
+//! - [`devices`]: interviewers, enrolment codes, enrolment, devices.
+//! - [`sync`]: what devices pull and push.
+//! - [`attachments`]: photos, by their SHA-256.
+//! - [`web_app`]: the phone app's static files at `/app/`, health and the OpenAPI document.
+
+mod accounts;
+mod attachments;
+mod devices;
+mod exports;
+mod questionnaires;
+mod sync;
+mod web_app;
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use axum::Router;
+use parole_client::api::Role;
+use parole_client::i18n::{shown, Message};
+use serde::de::DeserializeOwned;
+use tower_http::trace::TraceLayer;
+use uuid::Uuid;
+
+use crate::auth;
+use crate::db::{self, TokenOwner};
+use crate::domain::Slug;
+use crate::error::{from_value_with_path, json_syntax_error, AppError};
+use crate::AppState;
+
+pub use web_app::{web_app, APP_CSP, OPENAPI_JSON};
+
+/// The API's router: every resource's routes, a JSON 404 for the rest.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(web_app::routes(&state.web_dir))
+        .merge(accounts::routes())
+        .merge(questionnaires::routes())
+        .merge(exports::routes())
+        .merge(devices::routes())
+        .merge(sync::routes())
+        .merge(attachments::routes())
+        .fallback(|| async { AppError::not_found() })
+        // Logs method, path and status only: no headers (tokens), no bodies (answers).
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who is calling
+
+/// Who is calling: a user (with a role) or an enrolled device. Extracting it answers 401
+/// when the `Authorization: Bearer` token is missing, unknown or revoked.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub owner: TokenOwner,
+    pub token_hash: String,
+}
+
+impl Principal {
+    /// The caller's user id when they are a user with one of `roles` (admin always passes);
+    /// 403 otherwise.
+    pub fn user(&self, roles: &[Role]) -> Result<Uuid, AppError> {
+        match &self.owner {
+            TokenOwner::User { id, role, .. } if *role == Role::Admin || roles.contains(role) => {
+                Ok(*id)
+            }
+            _ => Err(AppError::Forbidden),
+        }
+    }
+
+    /// The device id when the caller is a device; 403 otherwise.
+    pub fn device(&self) -> Result<Uuid, AppError> {
+        match &self.owner {
+            TokenOwner::Device { id, .. } => Ok(*id),
+            _ => Err(AppError::Forbidden),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let unauthorized = |fr: &str, en: &str| AppError::Unauthorized(Message::new(fr, en));
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                unauthorized(
+                    "authentification requise (Authorization: Bearer …)",
+                    "authentication required (Authorization: Bearer …)",
+                )
+            })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                unauthorized(
+                    "en-tête Authorization invalide : attendu « Bearer <jeton> »",
+                    "invalid Authorization header: expected `Bearer <token>`",
+                )
+            })?;
+        let token_hash = auth::sha256_hex(token);
+        let owner = db::token_owner(&state.pool, &token_hash)
+            .await?
+            .ok_or_else(|| unauthorized("jeton inconnu ou révoqué", "unknown or revoked token"))?;
+        Ok(Principal { owner, token_hash })
+    }
+}
+
+/// A user with the `admin` role.
+pub struct Admin(pub Uuid);
+/// A coordinator (or admin).
+pub struct Coordinator(pub Uuid);
+/// A coordinator or analyst (or admin): may read questionnaires and export responses. With
+/// the role, on which what an export includes depends.
+pub struct Reader(pub Uuid, pub Role);
+/// An enrolled, unrevoked device.
+pub struct Device(pub Uuid);
+
+macro_rules! role_extractor {
+    ($name:ident, |$p:ident| $check:expr) => {
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = AppError;
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, AppError> {
+                let $p = Principal::from_request_parts(parts, state).await?;
+                Ok($name($check?))
+            }
+        }
+    };
+}
+role_extractor!(Admin, |p| p.user(&[]));
+role_extractor!(Coordinator, |p| p.user(&[Role::Coordinator]));
+role_extractor!(Device, |p| p.device());
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let p = Principal::from_request_parts(parts, state).await?;
+        let id = p.user(&[Role::Coordinator, Role::Analyst])?;
+        match p.owner {
+            db::TokenOwner::User { role, .. } => Ok(Reader(id, role)),
+            db::TokenOwner::Device { .. } => Err(AppError::Forbidden),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed request parts
+
+/// `Json<T>` with the API's own rejection: malformed JSON → 400 naming line and column;
+/// well-formed JSON of the wrong shape → 422 naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| unreadable_body(&e))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| json_syntax_error(&e))?;
+        from_value_with_path(value)
+            .map(ApiJson)
+            .map_err(AppError::one_invalid)
+    }
+}
+
+fn unreadable_body(e: &dyn std::fmt::Display) -> AppError {
+    AppError::bad_request(
+        format!("corps illisible : {e}"),
+        format!("unreadable body: {e}"),
+    )
+}
+
+/// What a path's parameters parse into: each type reads its raw segments (percent-decoded,
+/// in order) and says what an invalid one answers, by default a 404 naming what was wrong
+/// (no resource can have that name).
+pub trait PathParams: Sized + Send {
+    fn from_params(params: Vec<String>) -> Result<Self, AppError>;
+}
+
+/// The `N` segments of a route with `N` parameters.
+fn exactly<const N: usize>(params: Vec<String>) -> Result<[String; N], AppError> {
+    params.try_into().map_err(|p: Vec<String>| {
+        AppError::Internal(anyhow::anyhow!("{} path parameters, not {N}", p.len()))
+    })
+}
+
+fn uuid_param(s: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(s).map_err(|_| {
+        let shown = shown(s);
+        AppError::NotFound(Message::new(
+            format!("identifiant invalide « {shown} » : attendu un UUID"),
+            format!("invalid id `{shown}`: expected a UUID"),
+        ))
+    })
+}
+
+fn version_param(s: &str) -> Result<i32, AppError> {
+    s.parse().map_err(|_| {
+        let shown = shown(s);
+        AppError::NotFound(Message::new(
+            format!("pas de version « {shown} » : une version est un nombre entier"),
+            format!("no version `{shown}`: a version is a whole number"),
+        ))
+    })
+}
+
+impl PathParams for Uuid {
+    fn from_params(params: Vec<String>) -> Result<Self, AppError> {
+        let [id] = exactly::<1>(params)?;
+        uuid_param(&id)
+    }
+}
+
+impl PathParams for Slug {
+    fn from_params(params: Vec<String>) -> Result<Self, AppError> {
+        let [slug] = exactly::<1>(params)?;
+        Slug::parse(&slug).map_err(AppError::NotFound)
+    }
+}
+
+/// `{slug}/versions/{n}`.
+impl PathParams for (Slug, i32) {
+    fn from_params(params: Vec<String>) -> Result<Self, AppError> {
+        let [slug, n] = exactly::<2>(params)?;
+        Ok((
+            Slug::parse(&slug).map_err(AppError::NotFound)?,
+            version_param(&n)?,
+        ))
+    }
+}
+
+/// `Path<T>` with the API's own rejection (see [`PathParams`]): handlers take
+/// `ApiPath<Slug>`, `ApiPath<Uuid>`, `ApiPath<(Slug, i32)>`…
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: PathParams,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| match e {
+                // Percent-encoded bytes that are not UTF-8: no resource has such a name.
+                PathRejection::FailedToDeserializePathParams(e) => {
+                    let detail = e.into_kind().to_string();
+                    AppError::NotFound(Message::new(
+                        format!("adresse invalide : {detail}"),
+                        format!("invalid address: {detail}"),
+                    ))
+                }
+                e => AppError::Internal(anyhow::anyhow!("path parameters: {e}")),
+            })?;
+        T::from_params(params.into_iter().map(|(_, v)| v).collect()).map(ApiPath)
+    }
+}
+
+/// `Query<T>` with the API's own rejection: a parameter that does not parse is a 400 naming
+/// the parameter, the value and why. Unknown parameters are ignored.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let query = parts.uri.query().unwrap_or_default();
+        parse_query(query).map(ApiQuery)
+    }
+}
+
+fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let value = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| shown(&v))
+            .unwrap_or_default();
+        AppError::bad_request(
+            format!("paramètre {key} invalide « {value} » ({inner})"),
+            format!("invalid {key} parameter `{value}` ({inner})"),
+        )
+    })
+}
+
+/// Reads a body of at most `limit` bytes: refused at once when its `Content-Length` says
+/// more, else read through a limit (a chunked body may lie by omission).
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    too_large: impl Fn() -> AppError,
+) -> Result<bytes::Bytes, AppError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let over = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if over {
+            too_large()
+        } else {
+            unreadable_body(&e)
+        }
+    })
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`), weak tags included.
+fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use serde::Deserialize;
+
+    #[test]
+    fn if_none_match_accepts_lists_weak_tags_and_star() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"x\", W/\"y\""),
+        );
+        assert!(etag_matches(&h, "\"y\""));
+        assert!(etag_matches(&h, "\"x\""));
+        assert!(!etag_matches(&h, "\"z\""));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+        assert!(etag_matches(&h, "\"z\""));
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Q {
+        version: Option<i32>,
+        #[serde(default)]
+        after: i64,
+    }
+
+    #[test]
+    fn a_query_parameter_that_does_not_parse_is_named_with_its_value() {
+        let q: Q = parse_query("version=2&other=x").unwrap();
+        assert_eq!((q.version, q.after), (Some(2), 0));
+        let e = parse_query::<Q>("after=douze").unwrap_err();
+        assert_eq!(e.status_code(), axum::http::StatusCode::BAD_REQUEST);
+        let m = e.message();
+        assert!(
+            m.fr.contains("after") && m.fr.contains("« douze »"),
+            "{m:?}"
+        );
+        assert!(m.en.contains("invalid after parameter `douze`"), "{m:?}");
+    }
+
+    #[test]
+    fn a_bad_personal_value_is_a_400_naming_the_parameter_and_the_allowed_values() {
+        use parole_client::api::{ExportParams, PersonalData};
+        let q: ExportParams = parse_query("personal=omit&version=2").unwrap();
+        assert_eq!(q.personal, Some(PersonalData::Omit));
+        assert_eq!(q.version, Some(2));
+        for bad in ["", "Omit", "yes", "exclude"] {
+            let e = parse_query::<ExportParams>(&format!("personal={bad}")).unwrap_err();
+            assert_eq!(e.status_code(), axum::http::StatusCode::BAD_REQUEST);
+            let msg = e.to_string();
+            assert!(
+                msg.contains("personal") && msg.contains("omit, include"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn path_parameters_that_cannot_name_a_resource_are_404s_saying_why() {
+        let e = <(Slug, i32)>::from_params(vec!["besoins".into(), "un".into()]).unwrap_err();
+        assert_eq!(e.status_code(), axum::http::StatusCode::NOT_FOUND);
+        assert!(e.message().en.contains("no version `un`"), "{e}");
+        let e = Slug::from_params(vec!["a\0".into()]).unwrap_err();
+        assert_eq!(e.status_code(), axum::http::StatusCode::NOT_FOUND);
+        let e = Uuid::from_params(vec!["42".into()]).unwrap_err();
+        assert!(e.message().fr.contains("UUID"), "{e}");
+        let id = Uuid::now_v7();
+        assert_eq!(Uuid::from_params(vec![id.to_string()]).unwrap(), id);
+    }
+}

@@ -1,0 +1,123 @@
+//! The phone app's static files at `/app/` ([`web_app`]: compressed, with security
+//! headers, revalidated on every load so that a new version is picked up; the service
+//! worker keeps the app offline), `/` and `/app` leading to it, the health checks and the
+//! OpenAPI document.
+
+use std::path::Path as FsPath;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+
+use crate::db;
+use crate::AppState;
+
+/// The OpenAPI 3.1 description of every route.
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+
+pub(super) fn routes(web_dir: &FsPath) -> Router<AppState> {
+    Router::new()
+        .route("/", get(root))
+        .route("/app", get(to_app))
+        .nest_service("/app/", web_app(web_dir))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/openapi.json", get(openapi))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(3), db::ping(&state.pool)).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+/// `/`: to the app (a temporary redirect: the root may serve something else one day).
+async fn root() -> Redirect {
+    Redirect::temporary("/app/")
+}
+
+/// `/app`: to `/app/`, for good (the app's relative links need the trailing slash).
+async fn to_app() -> Redirect {
+    Redirect::permanent("/app/")
+}
+
+/// The Content-Security-Policy of the app's pages: its own scripts and the WebAssembly
+/// client (`'wasm-unsafe-eval'`), photos shown from `blob:`/`data:` URLs, requests to this
+/// server only, no inline script or style, no framing.
+pub const APP_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; \
+    manifest-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// The phone app's static files, from `dir`: media types by extension (`.wasm` is
+/// `application/wasm`, `.webmanifest` `application/manifest+json`), compressed (br or gzip,
+/// as the browser asks; the wasm and the scripts included; a precompressed `FILE.br` or
+/// `FILE.gz` beside a file is sent instead when present), with security headers and
+/// `Cache-Control: no-cache`.
+///
+/// Why `no-cache` on every file, not only `index.html` and `sw.js`: the file names carry no
+/// content hash, and the wasm-bindgen glue (`pkg/*.js`) must match its `.wasm` exactly, so a
+/// cached old half with a new other half would break the app. `no-cache` still lets the
+/// browser keep the files and revalidate them (`Last-Modified` → 304), and once the service
+/// worker is installed it answers from its own cache without asking the network at all.
+pub fn web_app(
+    dir: &FsPath,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = impl IntoResponse,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    tower::ServiceBuilder::new()
+        .map_response(app_headers)
+        // The default predicate compresses everything but images (SVG excepted), gRPC,
+        // server-sent events and bodies under 32 bytes: `application/wasm` is compressed.
+        .layer(CompressionLayer::new().br(true).gzip(true))
+        // A file built with a `.br` / `.gz` beside it (compressed once, at the highest
+        // level, by the build) is sent as is; any other is compressed on the fly.
+        .service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+}
+
+fn app_headers<B>(mut res: axum::http::Response<B>) -> axum::http::Response<B> {
+    let h = res.headers_mut();
+    // ServeDir redirects a directory to its path with a slash, but it sees the path below
+    // `/app`: put the prefix back.
+    if let Some(location) = h.get(header::LOCATION).and_then(|l| l.to_str().ok()) {
+        if location.starts_with('/') && !location.starts_with("//") {
+            if let Ok(v) = HeaderValue::from_str(&format!("/app{location}")) {
+                h.insert(header::LOCATION, v);
+            }
+        }
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(APP_CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}

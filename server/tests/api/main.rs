@@ -1,0 +1,16 @@
+//! The server's integration tests, one binary (`cargo test -p parole-server --test api`):
+//! the router against a real PostgreSQL (a fresh database per test), one module per
+//! resource, plus the OpenAPI document and the embedded PostgreSQL.
+
+mod helpers;
+
+mod accounts;
+mod attachments;
+mod embedded_pg;
+mod exports;
+mod health;
+mod interviewers_devices;
+mod openapi;
+mod questionnaires;
+mod sync;
+mod web_app;

@@ -1,0 +1,296 @@
+//! Sync: the questionnaire list phones pull, and the batches of responses they push.
+
+use axum::http::{Method, StatusCode};
+use parole_client::api::{MAX_BATCH_BYTES, MAX_BATCH_RESPONSES};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+// ---------------------------------------------------------------------------------------------
+// Sync: questionnaires
+
+#[tokio::test]
+async fn the_sync_list_has_a_strong_etag_and_answers_304_when_it_matches() {
+    let (ctx, coord, _device, token) = Ctx::with_device().await;
+    let r = ctx.get("/api/v1/sync/questionnaires", &token).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    assert_eq!(v["questionnaires"][0]["slug"], "besoins-formation");
+    assert_eq!(v["questionnaires"][0]["version"], 1);
+    assert_eq!(
+        v["questionnaires"][0]["title"],
+        "Besoins de formation des conseillers citoyens"
+    );
+    let etag = r.headers["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"') && !etag.starts_with("W/"));
+
+    let r = ctx
+        .raw(
+            Method::GET,
+            "/api/v1/sync/questionnaires",
+            Some(&token),
+            &[("if-none-match", &etag)],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    assert!(r.bytes.is_empty());
+
+    // A new version changes the tag.
+    ctx.publish(&coord, "besoins-formation", besoins()).await;
+    let r = ctx
+        .raw(
+            Method::GET,
+            "/api/v1/sync/questionnaires",
+            Some(&token),
+            &[("if-none-match", &etag)],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["questionnaires"][0]["version"], 2);
+    assert_ne!(r.headers["etag"].to_str().unwrap(), etag);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sync: responses
+
+#[tokio::test]
+async fn a_batch_mixing_valid_and_invalid_items_stores_the_valid_ones() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let good1 = response(besoins_answers());
+    let mut bad_time = response(besoins_answers());
+    bad_time["started_at"] = json!("14/03/2025 18:30");
+    let good2 = response(besoins_answers());
+    let res = results(
+        &ctx.push(&token, vec![good1.clone(), bad_time.clone(), good2.clone()])
+            .await,
+    );
+    assert_eq!(res.len(), 3);
+    assert_eq!(res[0]["status"], "accepted");
+    assert_eq!(res[0]["id"], good1["id"]);
+    assert_eq!(res[0]["content_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(res[1]["status"], "rejected");
+    assert_eq!(res[1]["id"], bad_time["id"]);
+    assert_eq!(res[1]["errors"][0]["path"], "/started_at");
+    assert_eq!(res[1]["errors"][0]["code"], "format");
+    assert!(res[1].get("content_hash").is_none());
+    assert_eq!(res[2]["status"], "accepted");
+    assert_eq!(stored_count(&ctx).await, 2);
+}
+
+#[tokio::test]
+async fn answers_that_break_the_questionnaire_are_rejected_with_their_paths() {
+    // Needs the real validator (client-core): fails while `validate` is a stub.
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let mut answers = besoins_answers();
+    answers["annee_entree"] = json!("deux mille");
+    answers.as_object_mut().unwrap().remove("conseil");
+    let good = response(besoins_answers());
+    let res = results(&ctx.push(&token, vec![response(answers), good]).await);
+    assert_eq!(res[0]["status"], "rejected", "{:?}", res[0]);
+    let paths: Vec<_> = res[0]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.contains("annee_entree")),
+        "{paths:?}"
+    );
+    assert!(
+        paths.iter().any(|p| p.contains("conseil"))
+            || res[0]["errors"].to_string().contains("conseil"),
+        "{paths:?}"
+    );
+    assert_eq!(res[1]["status"], "accepted");
+    assert_eq!(stored_count(&ctx).await, 1);
+}
+
+#[tokio::test]
+async fn a_retried_batch_is_stored_once_and_answered_duplicate_with_the_same_hash() {
+    let (ctx, _coord, device, token) = Ctx::with_device().await;
+    let items = vec![response(besoins_answers()), response(besoins_answers())];
+    let first = results(&ctx.push(&token, items.clone()).await);
+    let again = results(&ctx.push(&token, items.clone()).await);
+    for (a, b) in first.iter().zip(&again) {
+        assert_eq!(a["status"], "accepted");
+        assert_eq!(b["status"], "duplicate");
+        assert_eq!(a["content_hash"], b["content_hash"]);
+        assert_eq!(a["id"], b["id"]);
+    }
+    assert_eq!(stored_count(&ctx).await, 2);
+    // The hash is client-core's, with the sending device as device_id.
+    let wire: parole_client::api::WireResponse = serde_json::from_value(items[0].clone()).unwrap();
+    let expected = wire.into_response(Some(device)).content_hash();
+    assert_eq!(first[0]["content_hash"], expected.0);
+}
+
+#[tokio::test]
+async fn changed_content_under_the_same_id_is_a_conflict_and_nothing_is_overwritten() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let original = response(besoins_answers());
+    let first = results(&ctx.push(&token, vec![original.clone()]).await);
+    let mut changed = original.clone();
+    changed["answers"]["conseil"] = json!("malakoff");
+    let res = results(&ctx.push(&token, vec![changed]).await);
+    assert_eq!(res[0]["status"], "conflict");
+    assert_eq!(
+        res[0]["content_hash"], first[0]["content_hash"],
+        "the stored hash"
+    );
+    let conseil: String = sqlx::query_scalar("select answers ->> 'conseil' from response")
+        .fetch_one(&ctx.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(conseil, "dervallieres");
+}
+
+#[tokio::test]
+async fn the_same_id_twice_in_one_batch_is_judged_against_the_first() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let a = response(besoins_answers());
+    let mut a_changed = a.clone();
+    a_changed["answers"]["role"] = json!("acteur_local");
+    let res = results(
+        &ctx.push(&token, vec![a.clone(), a.clone(), a_changed])
+            .await,
+    );
+    assert_eq!(res[0]["status"], "accepted");
+    assert_eq!(res[1]["status"], "duplicate");
+    assert_eq!(res[2]["status"], "conflict");
+    for r in &res {
+        assert_eq!(r["content_hash"], res[0]["content_hash"]);
+    }
+    assert_eq!(stored_count(&ctx).await, 1);
+}
+
+#[tokio::test]
+async fn an_unknown_questionnaire_or_version_is_rejected_with_its_code() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let mut unknown_q = response(besoins_answers());
+    unknown_q["questionnaire"] = json!("inconnu");
+    let mut unknown_v = response(besoins_answers());
+    unknown_v["version"] = json!(7);
+    let res = results(&ctx.push(&token, vec![unknown_q, unknown_v]).await);
+    assert_eq!(res[0]["status"], "rejected");
+    assert_eq!(res[0]["errors"][0]["code"], "unknown_questionnaire");
+    assert_eq!(res[0]["errors"][0]["path"], "/questionnaire");
+    assert_eq!(res[1]["status"], "rejected");
+    assert_eq!(res[1]["errors"][0]["code"], "unknown_version");
+    assert_eq!(res[1]["errors"][0]["path"], "/version");
+    assert_eq!(stored_count(&ctx).await, 0);
+}
+
+#[tokio::test]
+async fn a_wrongly_typed_item_is_rejected_naming_the_field_while_the_others_are_accepted() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let mut typed = response(besoins_answers());
+    typed["version"] = json!("un");
+    let mut no_id = response(besoins_answers());
+    no_id.as_object_mut().unwrap().remove("id");
+    let good = response(besoins_answers());
+    let res = results(
+        &ctx.push(&token, vec![typed.clone(), json!(42), no_id, good])
+            .await,
+    );
+    assert_eq!(res[0]["status"], "rejected");
+    assert_eq!(res[0]["id"], typed["id"]);
+    assert_eq!(res[0]["errors"][0]["path"], "/version");
+    assert_eq!(res[0]["errors"][0]["code"], "type");
+    assert!(res[0]["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("version"));
+    assert_eq!(res[1]["status"], "rejected");
+    assert!(res[1]["id"].is_null());
+    assert_eq!(res[2]["status"], "rejected");
+    assert_eq!(res[2]["errors"][0]["path"], "/id");
+    assert_eq!(res[2]["errors"][0]["code"], "required");
+    assert_eq!(res[3]["status"], "accepted");
+    assert_eq!(stored_count(&ctx).await, 1);
+}
+
+#[tokio::test]
+async fn a_rejected_item_whose_id_is_held_reports_the_held_hash() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let a = response(besoins_answers());
+    let held = results(&ctx.push(&token, vec![a.clone()]).await)[0]["content_hash"].clone();
+    let mut broken = a.clone();
+    broken["completed_at"] = json!("hier");
+    let res = results(&ctx.push(&token, vec![broken]).await);
+    assert_eq!(res[0]["status"], "rejected");
+    assert_eq!(res[0]["content_hash"], held);
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_naming_line_and_column() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let body = b"{\"responses\": [\n  {\"id\": }\n]}".to_vec();
+    let r = ctx
+        .raw(
+            Method::POST,
+            "/api/v1/sync/responses",
+            Some(&token),
+            &[],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let msg = r.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("ligne 2") && msg.contains("colonne 10"),
+        "{msg}"
+    );
+    assert!(msg.contains("line 2") && msg.contains("column 10"), "{msg}");
+
+    // The same for every JSON endpoint.
+    let r = ctx
+        .raw(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            &[],
+            b"{\"username\":".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["error"].as_str().unwrap().contains("ligne 1"));
+}
+
+#[tokio::test]
+async fn a_batch_of_501_responses_is_413_with_the_limits() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let items: Vec<Value> = (0..=MAX_BATCH_RESPONSES)
+        .map(|_| response(json!({})))
+        .collect();
+    let r = ctx.push(&token, items).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let v = r.json();
+    assert_eq!(v["max_responses"], MAX_BATCH_RESPONSES);
+    assert_eq!(v["max_bytes"], MAX_BATCH_BYTES);
+    assert!(v["error"].as_str().unwrap().contains("500"));
+    assert_eq!(stored_count(&ctx).await, 0);
+}
+
+#[tokio::test]
+async fn a_body_over_8_mib_is_413_with_the_limits() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let mut a = response(besoins_answers());
+    a["answers"]["remarques"] = json!("x".repeat(MAX_BATCH_BYTES));
+    let r = ctx.push(&token, vec![a]).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.json()["max_bytes"], MAX_BATCH_BYTES);
+}
+
+#[tokio::test]
+async fn a_full_batch_of_500_is_accepted() {
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let items: Vec<Value> = (0..MAX_BATCH_RESPONSES)
+        .map(|_| response(besoins_answers()))
+        .collect();
+    let res = results(&ctx.push(&token, items).await);
+    assert!(res.iter().all(|r| r["status"] == "accepted"));
+    assert_eq!(stored_count(&ctx).await, 500);
+}
