@@ -110,9 +110,10 @@ async fn a_phone_backup_imported_by_the_cli_arrives_once_with_its_photos() {
     let file = dir.path().join("parole-sauvegarde.json");
     std::fs::write(&file, backup.to_json()).unwrap();
 
-    // The coordinator's laptop: enrolled as another device, imports the file.
+    // The coordinator's laptop: enrolled as another device of the phone's interviewer (only
+    // such a device may send the phone's work), imports the file.
     let client_dir = dir.path().join("client");
-    let code = admin.interviewer("Coordination").await;
+    let code = admin.code_for_interviewer_of(phone.device_id).await;
     parole(
         &client_dir,
         &["enrol", "--server", &server.url(), "--code", &code],

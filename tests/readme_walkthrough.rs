@@ -200,6 +200,26 @@ async fn a_newcomer_publishes_enrols_fills_syncs_and_exports_with_the_cli() {
     assert_eq!(line["personal_data"], "omitted");
     assert_eq!(line["answers"]["conseil"], "malakoff");
 
+    // A new code for Camille (another phone of hers): the interviewers are listed with their
+    // ids, and the new code enrols.
+    let list = ok(parole(&url, &client, &["interviewer", "list"]));
+    let camille = list
+        .lines()
+        .find(|l| l.ends_with("  Camille"))
+        .unwrap_or_else(|| panic!("no Camille in {list}"));
+    let id = camille.split_whitespace().next().unwrap();
+    let out = ok(parole(&url, &client, &["interviewer", "code", id]));
+    let code = out
+        .lines()
+        .find_map(|l| l.strip_prefix("code d'enrôlement : "))
+        .unwrap_or_else(|| panic!("no code in {out}"));
+    let second = dir.path().join("second");
+    ok(parole(
+        &url,
+        &second,
+        &["enrol", "--server", &url, "--code", code],
+    ));
+
     // A lost phone: the coordinator revokes it, and it can no longer sync.
     ok(parole(&url, &client, &["device", "revoke", &device_id]));
     let refused = parole(&url, &client, &["sync"]);

@@ -28,12 +28,19 @@ const main = () => document.getElementById('main');
 // ---------------------------------------------------------------------------------------------
 // Start-up
 
+/** The enrolment code of an enrolment link (`#enrol=CODE`): `{code}`, `{malformed: true}`
+ * for a link cut or garbled on its way (not valid percent-encoding), or null without one. */
 function readEnrolCode() {
-  const m = /(?:^#|&)enrol=([^&]+)/.exec(window.location.hash);
+  const m = /(?:^#|&)enrol=([^&]*)/.exec(window.location.hash);
   if (!m) return null;
   // The code must not stay in the address bar, the history or a bookmark.
   window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search);
-  return decodeURIComponent(m[1]).trim();
+  try {
+    const code = decodeURIComponent(m[1]).trim();
+    return code ? { code } : { malformed: true };
+  } catch {
+    return { malformed: true };
+  }
 }
 
 function registerServiceWorker() {
@@ -112,7 +119,8 @@ function renderChrome() {
 async function start() {
   renderChrome();
   registerServiceWorker();
-  const code = readEnrolCode();
+  const link = readEnrolCode();
+  const code = link?.code || '';
   let mod;
   try {
     mod = await import('./pkg/parole_wasm.js');
@@ -138,10 +146,10 @@ async function start() {
   });
   app.enrolment = await app.client.enrolment();
   if (!app.enrolment) {
-    showEnrol({ code, auto: !!code });
+    showEnrol({ code, auto: !!code, malformed: !!link?.malformed });
     return;
   }
-  if (code) toast(t('enrol_already'));
+  if (link) toast(t('enrol_already'));
   await showList();
   startSyncLoop();
 }
@@ -155,7 +163,7 @@ function startSyncLoop() {
 // ---------------------------------------------------------------------------------------------
 // Enrolment
 
-function showEnrol({ code = '', auto = false, keep = false } = {}) {
+function showEnrol({ code = '', auto = false, keep = false, malformed = false } = {}) {
   app.screen = 'enrol';
   const root = main();
   const prevCode = keep ? root.querySelector('#enrol-code')?.value : code;
@@ -199,6 +207,7 @@ function showEnrol({ code = '', auto = false, keep = false } = {}) {
     }
   });
   root.append(form);
+  if (malformed) error.append(el('p', {}, t('enrol_link_broken')));
   if (auto) form.requestSubmit();
   else if (!codeInput.value) codeInput.focus();
 }

@@ -22,6 +22,7 @@ const STRINGS = {
     enrol_code_missing: 'Saisissez le code d’inscription.',
     enrol_offline: 'Pas de réseau : l’inscription demande une connexion. Réessayez dès que vous avez du réseau.',
     enrol_already: 'Ce téléphone est déjà inscrit : le lien d’inscription a été ignoré.',
+    enrol_link_broken: 'Ce lien d’inscription est abîmé (coupé ou modifié en route) : saisissez le code à la main, ou demandez un nouveau lien à votre coordination.',
     // list
     questionnaires: 'Questionnaires',
     no_questionnaires: 'Aucun questionnaire pour l’instant. Synchronisez quand vous avez du réseau.',
@@ -126,6 +127,7 @@ const STRINGS = {
     enrol_code_missing: 'Type the enrolment code.',
     enrol_offline: 'No network: enrolling needs a connection. Try again when you have a signal.',
     enrol_already: 'This phone is already enrolled: the enrolment link was ignored.',
+    enrol_link_broken: 'This enrolment link is damaged (cut or changed on its way): type the code by hand, or ask your coordinator for a new link.',
     questionnaires: 'Questionnaires',
     no_questionnaires: 'No questionnaire yet. Sync when you have a network.',
     version_n: 'version {n}',

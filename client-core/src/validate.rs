@@ -12,7 +12,7 @@
 //! Errors come in document order, each with the JSON pointer of the answer it is about and
 //! a message in French and English that names the question by its title.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
@@ -25,7 +25,7 @@ use crate::questionnaire::check::format_error;
 use crate::questionnaire::{push_token, split_pointer, Question, QuestionKind, Questionnaire};
 
 /// One thing wrong with a response's answers, or with a questionnaire document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ValidationError {
     /// A JSON pointer to what is wrong (`/cadre_de_vie/logement`, `""` for the whole).
     pub path: String,
@@ -170,6 +170,14 @@ fn derive(container: &mut Map<String, Value>, questions: &[Question]) {
                     derive(item, &q.children);
                 }
             }
+            // No more ticks than choices (each at most once): the implied maximum, so that
+            // a huge list is refused by its length at once.
+            QuestionKind::MultipleChoice => {
+                if let Some(obj) = schema.as_object_mut() {
+                    obj.entry("maxItems")
+                        .or_insert_with(|| Value::from(q.choices.len()));
+                }
+            }
             _ => {}
         }
     }
@@ -261,7 +269,9 @@ impl Questionnaire {
         }
     }
 
-    /// Validates a response's answers; empty when valid. Errors are in document order.
+    /// Validates a response's answers; empty when valid. Errors are in document order, at
+    /// most [`MAX_ERRORS`] of them (then one `too_many_errors` that counts the rest). Linear
+    /// in the size of the answers.
     pub fn validate(&self, answers: &Value) -> Vec<ValidationError> {
         if !answers.is_object() {
             return vec![error(
@@ -272,6 +282,8 @@ impl Questionnaire {
             )];
         }
         let mut errors = Vec::new();
+        // (0): what no database can keep (PostgreSQL refuses a NUL in text and JSON).
+        unstorable_text(answers, &mut errors);
         let mut silenced: Vec<String> = Vec::new();
         // (1) and (2): skip logic, and notes.
         self.visit(
@@ -313,26 +325,66 @@ impl Questionnaire {
                 }
             },
         );
-        // (3): the derived schema.
+        // (3): the derived schema. Its errors are read lazily: past a bound, the rest are only
+        // counted as "more" (a million wrong items must not cost a million messages).
         let mut schema_errors = Vec::new();
-        for e in self.compiled.schema.iter_errors(answers) {
+        let mut unread = false;
+        // An array far over its maximum is judged on its first items: its length is refused
+        // all the same, and the items past it would only cost time.
+        let clamped = over_long(&self.questions, answers).then(|| {
+            let mut copy = answers.clone();
+            if let Some(map) = copy.as_object_mut() {
+                clamp(&self.questions, map);
+            }
+            copy
+        });
+        for e in self
+            .compiled
+            .schema
+            .iter_errors(clamped.as_ref().unwrap_or(answers))
+        {
+            if schema_errors.len() >= MAX_ERRORS_READ {
+                unread = true;
+                break;
+            }
             self.map_error(&e, &mut schema_errors);
         }
-        let under = |p: &str, s: &str| p == s || p.starts_with(&format!("{s}/"));
-        schema_errors.retain(|e| !silenced.iter().any(|s| under(&e.path, s)));
+        let silenced: Vec<String> = silenced.into_iter().map(|s| s + "/").collect();
+        let under = |p: &str| {
+            silenced
+                .iter()
+                .any(|s| p.starts_with(s.as_str()) || p == &s[..s.len() - 1])
+        };
+        schema_errors.retain(|e| !under(&e.path));
         // A value of the wrong type is not also "not one of the choices".
-        let typed: Vec<String> = schema_errors
+        let typed: HashSet<String> = schema_errors
             .iter()
             .filter(|e| e.code == "type")
             .map(|e| e.path.clone())
             .collect();
         schema_errors.retain(|e| e.code != "choice" || !typed.contains(&e.path));
+        let mut seen: HashSet<ValidationError> = errors.iter().cloned().collect();
         for e in schema_errors {
-            if !errors.contains(&e) {
+            if seen.insert(e.clone()) {
                 errors.push(e);
             }
         }
         errors.sort_by_cached_key(|e| self.order(&e.path, e.code == "rule"));
+        if errors.len() > MAX_ERRORS || unread {
+            let more = errors.len().saturating_sub(MAX_ERRORS);
+            errors.truncate(MAX_ERRORS);
+            let (fr, en) = if unread {
+                (format!("au moins {more}"), format!("at least {more}"))
+            } else {
+                (more.to_string(), more.to_string())
+            };
+            errors.push(error(
+                "",
+                "too_many_errors",
+                format!("Et {fr} autres erreurs, non détaillées : corrigez d'abord celles-ci."),
+                format!("And {en} more errors, not detailed: correct these first."),
+            ));
+        }
         errors
     }
 
@@ -737,6 +789,106 @@ fn type_name(t: JsonType) -> (&'static str, &'static str) {
         JsonType::Array => ("une liste", "a list"),
         JsonType::Object => ("un objet", "an object"),
         JsonType::Null => ("vide (null)", "empty (null)"),
+    }
+}
+
+/// The most items an array answer may hold: its `maxItems`, or for a multiple choice the
+/// number of choices.
+fn max_items(q: &Question) -> Option<usize> {
+    let written = q
+        .schema
+        .get("maxItems")
+        .and_then(Value::as_u64)
+        .map(|n| n as usize);
+    match q.kind {
+        QuestionKind::MultipleChoice => Some(written.unwrap_or(q.choices.len())),
+        QuestionKind::Repeat => written,
+        _ => None,
+    }
+}
+
+/// Whether some array answer holds more than one item past its maximum.
+fn over_long(questions: &[Question], container: &Value) -> bool {
+    let Some(map) = container.as_object() else {
+        return false;
+    };
+    questions.iter().any(|q| match (map.get(&q.key), q.kind) {
+        (Some(Value::Array(items)), _) if max_items(q).is_some_and(|m| items.len() > m + 1) => true,
+        (Some(section), QuestionKind::Section) => over_long(&q.children, section),
+        (Some(Value::Array(items)), QuestionKind::Repeat) => {
+            items.iter().any(|item| over_long(&q.children, item))
+        }
+        _ => false,
+    })
+}
+
+/// Cuts every array answer to one item past its maximum (still refused for its length).
+fn clamp(questions: &[Question], map: &mut Map<String, Value>) {
+    for q in questions {
+        match (map.get_mut(&q.key), q.kind) {
+            (Some(Value::Array(items)), kind) => {
+                if let Some(max) = max_items(q) {
+                    items.truncate(max + 1);
+                }
+                if kind == QuestionKind::Repeat {
+                    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                        clamp(&q.children, item);
+                    }
+                }
+            }
+            (Some(Value::Object(section)), QuestionKind::Section) => clamp(&q.children, section),
+            _ => {}
+        }
+    }
+}
+
+/// The most errors a validation reports (then one `too_many_errors` counting the rest).
+pub const MAX_ERRORS: usize = 50;
+/// The most schema errors read before the rest are only "more": validation stays linear
+/// and a refusal stays small whatever the answers hold.
+const MAX_ERRORS_READ: usize = 1000;
+
+/// The JSON pointers of the strings and keys in `value` that hold a NUL character
+/// (U+0000), which PostgreSQL cannot store; `path` is `value`'s own pointer. A key's NUL is
+/// shown as U+FFFD in the pointer. (A lone surrogate cannot reach here: JSON parsing refuses
+/// it, and the browser turns it into U+FFFD on the way into the client.)
+pub fn nul_characters(value: &Value, path: &str, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) if s.contains('\0') => out.push(path.to_string()),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                nul_characters(item, &format!("{path}/{i}"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                let at = push_token(path, &k.replace('\0', "\u{fffd}"));
+                if k.contains('\0') {
+                    out.push(at);
+                } else {
+                    nul_characters(v, &at, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Refuses answers PostgreSQL cannot store: a NUL, often pasted from another app.
+fn unstorable_text(answers: &Value, errors: &mut Vec<ValidationError>) {
+    let mut paths = Vec::new();
+    nul_characters(answers, "", &mut paths);
+    for path in paths {
+        errors.push(error(
+            &path,
+            "nul_character",
+            "Cette réponse contient un caractère nul (U+0000), souvent collé depuis une autre \
+             application : effacez-le et retapez le texte."
+                .into(),
+            "This answer contains a NUL character (U+0000), often pasted from another app: \
+             delete it and type the text again."
+                .into(),
+        ));
     }
 }
 

@@ -119,6 +119,9 @@ pub fn media_type(header: Option<&axum::http::HeaderValue>) -> Result<String, Me
 pub struct PhotoRef {
     pub name: AttachmentName,
     pub pointer: String,
+    /// It answers an `x-personal-data` question, or one inside a personal section or repeat:
+    /// never served to analysts.
+    pub personal: bool,
 }
 
 /// The photos named by `answers` (already validated against `questionnaire`), in question
@@ -127,7 +130,7 @@ pub struct PhotoRef {
 pub fn photo_refs(questionnaire: &Questionnaire, answers: &Value) -> Vec<PhotoRef> {
     let mut out = Vec::new();
     if questionnaire_has_photos(&questionnaire.questions) {
-        walk(&questionnaire.questions, answers, "", &mut out);
+        walk(&questionnaire.questions, answers, "", false, &mut out);
     }
     out
 }
@@ -142,7 +145,13 @@ fn push_token(pointer: &str, token: &str) -> String {
     format!("{pointer}/{}", token.replace('~', "~0").replace('/', "~1"))
 }
 
-fn walk(questions: &[Question], answers: &Value, pointer: &str, out: &mut Vec<PhotoRef>) {
+fn walk(
+    questions: &[Question],
+    answers: &Value,
+    pointer: &str,
+    personal: bool,
+    out: &mut Vec<PhotoRef>,
+) {
     let Some(object) = answers.as_object() else {
         return;
     };
@@ -151,19 +160,21 @@ fn walk(questions: &[Question], answers: &Value, pointer: &str, out: &mut Vec<Ph
             continue;
         };
         let here = push_token(pointer, &q.key);
+        let personal = personal || q.personal_data;
         match q.kind {
             QuestionKind::Photo => {
                 if let Some(name) = answer.as_str().and_then(|s| AttachmentName::parse(s).ok()) {
                     out.push(PhotoRef {
                         name,
                         pointer: here,
+                        personal,
                     });
                 }
             }
-            QuestionKind::Section => walk(&q.children, answer, &here, out),
+            QuestionKind::Section => walk(&q.children, answer, &here, personal, out),
             QuestionKind::Repeat => {
                 for (i, item) in answer.as_array().into_iter().flatten().enumerate() {
-                    walk(&q.children, item, &format!("{here}/{i}"), out);
+                    walk(&q.children, item, &format!("{here}/{i}"), personal, out);
                 }
             }
             _ => {}

@@ -21,8 +21,14 @@ use uuid::Uuid;
 
 use crate::db::{self, DbError};
 
+/// The shortest password an account may have.
+pub const MIN_PASSWORD_CHARS: usize = 8;
 /// The username of the account made on first start.
 pub const ADMIN_USERNAME: &str = "admin";
+/// A staff session ends after this long unused (a device's token never expires).
+pub const SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(2 * 60 * 60);
+/// A staff session ends this long after its login, however busy.
+pub const SESSION_MAX: std::time::Duration = std::time::Duration::from_secs(12 * 60 * 60);
 /// How long an enrolment code stays usable.
 pub const ENROLMENT_CODE_TTL: chrono::Duration = chrono::Duration::days(7);
 /// The enrolment codes' alphabet: no 0/O, 1/I/L, U.
@@ -148,7 +154,7 @@ pub async fn create_user(
     if !valid_username(username) {
         return Err(UserError::BadUsername);
     }
-    if password.chars().count() < 8 {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(UserError::WeakPassword);
     }
     let hash = hash_password_async(password.to_string()).await?;
@@ -161,6 +167,9 @@ pub async fn create_user(
 
 /// Sets a user's password (for the CLI).
 pub async fn set_password(pool: &PgPool, username: &str, password: &str) -> anyhow::Result<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        anyhow::bail!("{}", UserError::WeakPassword.message().joined());
+    }
     let hash = hash_password_async(password.to_string()).await?;
     db::set_password(pool, username, &hash).await?;
     Ok(())
@@ -177,6 +186,13 @@ pub async fn ensure_admin(
         return Ok(None);
     }
     let (password, generated) = match password.filter(|p| !p.is_empty()) {
+        Some(p) if p.chars().count() < MIN_PASSWORD_CHARS => {
+            anyhow::bail!(
+                "PAROLE_ADMIN_PASSWORD : {} / {}",
+                UserError::WeakPassword.message().fr,
+                UserError::WeakPassword.message().en
+            )
+        }
         Some(p) => (p, false),
         None => (new_token()[..24].to_string(), true),
     };

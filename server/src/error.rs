@@ -198,6 +198,41 @@ pub fn json_syntax_error(e: &serde_json::Error) -> AppError {
     ))
 }
 
+/// Refuses a request body holding a NUL character (U+0000) in any string or key: PostgreSQL
+/// cannot store one, and it is never meant. A 422 naming each place.
+pub fn refuse_nul_characters(value: &serde_json::Value) -> Result<(), AppError> {
+    let mut paths = Vec::new();
+    parole_client::validate::nul_characters(value, "", &mut paths);
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let errors: Vec<ValidationError> = paths
+        .into_iter()
+        .map(|path| {
+            ValidationError::new(
+                path,
+                "nul_character",
+                Message::new(
+                    "ce champ contient un caractère nul (U+0000), que le serveur ne peut pas \
+                     enregistrer : retirez-le",
+                    "this field contains a NUL character (U+0000), which the server cannot \
+                     store: remove it",
+                ),
+            )
+        })
+        .collect();
+    Err(match errors.len() {
+        1 => AppError::one_invalid(errors.into_iter().next().expect("one")),
+        n => AppError::invalid(
+            Message::new(
+                format!("{n} champs contiennent un caractère nul (U+0000)"),
+                format!("{n} fields contain a NUL character (U+0000)"),
+            ),
+            errors,
+        ),
+    })
+}
+
 /// Deserialises a JSON value, naming the faulty field as a JSON pointer on failure.
 pub fn from_value_with_path<T: DeserializeOwned>(
     value: serde_json::Value,

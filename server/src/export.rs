@@ -50,6 +50,7 @@ pub const META_COLUMNS: &[&str] = &[
     "questionnaire",
     "version",
     "device_id",
+    "sender_device_id",
     "started_at",
     "completed_at",
     "received_at",
@@ -430,6 +431,27 @@ fn timestamp(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// The decimals a location keeps when personal data is omitted: 3, about 100 m, enough to
+/// place a response in its neighbourhood, not at a door.
+pub const COARSE_DECIMALS: i32 = 3;
+
+/// Rounds a location's `lat` and `lon` to [`COARSE_DECIMALS`]; its accuracy becomes at least
+/// what the rounding loses.
+pub fn coarsen(location: &mut Value) {
+    let factor = 10f64.powi(COARSE_DECIMALS);
+    for key in ["lat", "lon"] {
+        if let Some(x) = location.get(key).and_then(Value::as_f64) {
+            location[key] = json!((x * factor).round() / factor);
+        }
+    }
+    if let Some(obj) = location.as_object_mut() {
+        // Half a step of latitude, in metres (a degree is about 111 km).
+        let lost = 111_000.0 / factor / 2.0;
+        let accuracy = obj.get("accuracy_m").and_then(Value::as_f64).unwrap_or(0.0);
+        obj.insert("accuracy_m".into(), json!(accuracy.max(lost).round()));
+    }
+}
+
 /// One NDJSON line (with its `\n`); `personal` says what was done with the personal
 /// answers (already removed from `row.answers` when omitted).
 pub fn ndjson_line(slug: &str, row: &ExportRow, personal: PersonalData) -> Vec<u8> {
@@ -439,6 +461,7 @@ pub fn ndjson_line(slug: &str, row: &ExportRow, personal: PersonalData) -> Vec<u
         "questionnaire": slug,
         "version": row.version,
         "device_id": row.device_id,
+        "sender_device_id": row.sender_device_id,
         "started_at": row.started_at,
         "completed_at": row.completed_at,
         "received_at": timestamp(&row.received_at),
@@ -476,6 +499,9 @@ pub fn csv_record(slug: &str, columns: &[Column], row: &ExportRow) -> Vec<String
         slug.to_string(),
         row.version.to_string(),
         row.device_id.map(|d| d.to_string()).unwrap_or_default(),
+        row.sender_device_id
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         row.started_at.clone(),
         row.completed_at.clone(),
         timestamp(&row.received_at),
@@ -530,6 +556,9 @@ impl Plan {
     /// One row, encoded; its personal answers removed first when they are omitted.
     fn encode(&self, mut row: ExportRow) -> Vec<u8> {
         if self.personal == PersonalData::Omit {
+            if let Some(location) = &mut row.location {
+                coarsen(location);
+            }
             match self.shapes.get(&row.version) {
                 Some(shape) => shape.redact(&mut row.answers),
                 None => {
@@ -567,7 +596,13 @@ pub fn stream(
         {
             return;
         }
-        let mut rows = db::export_rows(&pool, plan.questionnaire_id, plan.version, plan.after);
+        let mut rows = db::export_rows(
+            &pool,
+            plan.questionnaire_id,
+            plan.version,
+            plan.after,
+            plan.personal == PersonalData::Include,
+        );
         // Batch small rows into chunks of about 64 KiB.
         let mut buf = Vec::with_capacity(64 * 1024);
         while let Some(row) = rows.next().await {

@@ -28,6 +28,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db::{self, DbError, NewResponse};
+use crate::domain::Slug;
 use crate::error::from_value_with_path;
 
 /// Parsed published versions, by `(slug, version)`, each compiled once.
@@ -207,7 +208,7 @@ pub async fn push(
     body: &[u8],
 ) -> Result<PushResponse, PushError> {
     let batch = parse(body)?;
-    let versions = resolve(pool, cache, &batch.items).await?;
+    let versions = resolve(pool, cache, sender, &batch.items).await?;
     let items = validate(batch.items, sender, versions).await?;
     let outcome = store(pool, sender, &items, batch.device_state.as_ref()).await?;
     Ok(receipts(items, &outcome))
@@ -261,6 +262,9 @@ fn parse(body: &[u8]) -> Result<Batch, PushError> {
             // `queued` counts this request's responses, which each get a receipt now: what
             // stays on the device (for the coordinator) is the rest.
             state.queued = state.queued.saturating_sub(items.len() as u32);
+            // Shown to the coordinator, never worth refusing a batch for: what PostgreSQL
+            // cannot store (a NUL) is replaced.
+            state.app_version = state.app_version.replace('\0', "\u{fffd}");
             Some(serde_json::to_value(state).map_err(anyhow::Error::from)?)
         }
     };
@@ -271,12 +275,23 @@ fn parse(body: &[u8]) -> Result<Batch, PushError> {
                 .get("id")
                 .and_then(Value::as_str)
                 .and_then(|s| Uuid::parse_str(s).ok());
-            from_value_with_path::<WireResponse>(item).map_err(|e| {
+            let reject = |e| {
                 Box::new(Item::Rejected {
                     id,
                     errors: vec![e],
                 })
-            })
+            };
+            let w = from_value_with_path::<WireResponse>(item).map_err(reject)?;
+            // A name no questionnaire can have (a NUL, which PostgreSQL cannot even look
+            // up) is unknown before anything is asked of the database.
+            Slug::parse(&w.questionnaire).map_err(|m| {
+                reject(ValidationError::new(
+                    "/questionnaire",
+                    "unknown_questionnaire",
+                    m,
+                ))
+            })?;
+            Ok(w)
         })
         .collect();
     Ok(Batch {
@@ -285,10 +300,13 @@ fn parse(body: &[u8]) -> Result<Batch, PushError> {
     })
 }
 
-/// The versions a batch names, and which of them are retired.
+/// The versions a batch names, which of them are retired, and the devices it names that may
+/// have made its responses.
 struct Versions {
     resolved: HashMap<(String, i32), Resolved>,
     retired: HashMap<(String, i32), db::RetiredVersion>,
+    /// The sender, and the other devices named that belong to the sender's interviewer.
+    makers: HashSet<Uuid>,
 }
 
 /// 2. The questionnaire versions the items name (parsed, from the cache), and their
@@ -297,6 +315,7 @@ struct Versions {
 async fn resolve(
     pool: &PgPool,
     cache: &QuestionnaireCache,
+    sender: Uuid,
     items: &[Result<WireResponse, Box<Item>>],
 ) -> Result<Versions, PushError> {
     let keys: HashSet<(String, i32)> = items
@@ -317,7 +336,25 @@ async fn resolve(
         .into_iter()
         .map(|r| ((r.slug.clone(), r.version), r))
         .collect();
-    Ok(Versions { resolved, retired })
+    // A response says which device made it: the sender itself, or another phone of the same
+    // interviewer whose backup the sender imports. Never someone else's.
+    let named: Vec<Uuid> = items
+        .iter()
+        .filter_map(|w| w.as_ref().ok()?.device_id)
+        .filter(|d| *d != sender)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut makers: HashSet<Uuid> = db::devices_of_senders_interviewer(pool, sender, &named)
+        .await?
+        .into_iter()
+        .collect();
+    makers.insert(sender);
+    Ok(Versions {
+        resolved,
+        retired,
+        makers,
+    })
 }
 
 /// 3. Each item against its exact version (CPU-bound for a big batch: off the async
@@ -332,7 +369,7 @@ async fn validate(
             .into_iter()
             .map(|w| match w {
                 Err(item) => *item,
-                Ok(w) => validate_one(w, sender, &versions.resolved, &versions.retired),
+                Ok(w) => validate_one(w, sender, &versions),
             })
             .collect()
     })
@@ -453,12 +490,8 @@ fn retired_error(r: &db::RetiredVersion) -> ValidationError {
     )
 }
 
-fn validate_one(
-    w: WireResponse,
-    sender: Uuid,
-    resolved: &HashMap<(String, i32), Resolved>,
-    retired: &HashMap<(String, i32), db::RetiredVersion>,
-) -> Item {
+fn validate_one(w: WireResponse, sender: Uuid, versions: &Versions) -> Item {
+    let (resolved, retired) = (&versions.resolved, &versions.retired);
     let id = w.id.0;
     let reject = |errors| Item::Rejected {
         id: Some(id),
@@ -472,6 +505,24 @@ fn validate_one(
     }
     if let Err(e) = &completed {
         errors.push(e.clone());
+    }
+    if let Some(maker) = w.device_id.filter(|d| !versions.makers.contains(d)) {
+        // Its content is not looked at: no correction makes it receivable from here.
+        errors.push(error(
+            "/device_id",
+            "foreign_device",
+            format!(
+                "la réponse dit venir de l'appareil {maker}, qui n'est pas un appareil de cet \
+                 enquêteur ou de cette enquêtrice : seule une sauvegarde de ses propres \
+                 téléphones peut être envoyée par cet appareil"
+            ),
+            format!(
+                "the response says it was made on device {maker}, which is not one of this \
+                 interviewer's devices: this device may only send the backups of the same \
+                 interviewer's phones"
+            ),
+        ));
+        return reject(errors);
     }
     let key = (w.questionnaire.clone(), w.version);
     if let (Some(Resolved::Found(_)), Some(r)) = (resolved.get(&key), retired.get(&key)) {

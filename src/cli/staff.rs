@@ -63,6 +63,23 @@ pub enum InterviewerCommand {
         #[command(flatten)]
         staff: Staff,
     },
+    /// A new one-time enrolment code (link, QR code) for an interviewer: a new phone, or the
+    /// coordinator's machine that imports a phone's backup (`parole import-backup`), which
+    /// may only send the work of its own interviewer. The codes not yet used stop working.
+    Code {
+        /// The interviewer's id (from `parole interviewer list`).
+        id: uuid::Uuid,
+        /// Also write the QR code as an SVG file, to print.
+        #[arg(long)]
+        qr_svg: Option<PathBuf>,
+        #[command(flatten)]
+        staff: Staff,
+    },
+    /// The interviewers, with their ids.
+    List {
+        #[command(flatten)]
+        staff: Staff,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,38 +216,69 @@ pub async fn interviewer(cmd: InterviewerCommand, lang: Lang) -> anyhow::Result<
                 .await
                 .map_err(|e| describe(e, lang))?;
             end(session.clone()).await;
-            let code = &created.enrolment_code;
             println!(
                 "{} {name} (\"{}\")",
                 lang.pick("enquêteur·rice :", "interviewer:"),
                 created.id
             );
-            println!(
-                "{} {code}",
-                lang.pick("code d'enrôlement :", "enrolment code:")
-            );
-            let link = format!("{}/app/#enrol={code}", session.server());
-            println!("{} {link}", lang.pick("lien :", "link:"));
-            let qr = qrcode::QrCode::new(link.as_bytes()).context("QR code")?;
-            println!(
-                "{}",
-                qr.render::<qrcode::render::unicode::Dense1x2>()
-                    .dark_color(qrcode::render::unicode::Dense1x2::Light)
-                    .light_color(qrcode::render::unicode::Dense1x2::Dark)
-                    .build()
-            );
-            if let Some(path) = qr_svg {
-                let svg = qr
-                    .render::<qrcode::render::svg::Color>()
-                    .min_dimensions(400, 400)
-                    .build();
-                std::fs::write(&path, svg)
-                    .with_context(|| format!("écriture de {}", path.display()))?;
-                println!("{} {}", lang.pick("QR code :", "QR code:"), path.display());
+            print_code(&session, &created.enrolment_code, qr_svg, lang)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        InterviewerCommand::Code { id, qr_svg, staff } => {
+            let session = open_session(&staff, lang).await?;
+            let code = session
+                .new_enrolment_code(id)
+                .await
+                .map_err(|e| describe(e, lang))?;
+            end(session.clone()).await;
+            print_code(&session, &code.enrolment_code, qr_svg, lang)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        InterviewerCommand::List { staff } => {
+            let session = open_session(&staff, lang).await?;
+            let list = session
+                .interviewers()
+                .await
+                .map_err(|e| describe(e, lang))?;
+            end(session).await;
+            for i in list.interviewers {
+                println!("{}  {}", i.id, i.name);
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Prints an enrolment code, its link and its QR code (and writes the QR code as SVG).
+fn print_code(
+    session: &StaffSession,
+    code: &str,
+    qr_svg: Option<PathBuf>,
+    lang: Lang,
+) -> anyhow::Result<()> {
+    println!(
+        "{} {code}",
+        lang.pick("code d'enrôlement :", "enrolment code:")
+    );
+    let link = format!("{}/app/#enrol={code}", session.server());
+    println!("{} {link}", lang.pick("lien :", "link:"));
+    let qr = qrcode::QrCode::new(link.as_bytes()).context("QR code")?;
+    println!(
+        "{}",
+        qr.render::<qrcode::render::unicode::Dense1x2>()
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .build()
+    );
+    if let Some(path) = qr_svg {
+        let svg = qr
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(400, 400)
+            .build();
+        std::fs::write(&path, svg).with_context(|| format!("écriture de {}", path.display()))?;
+        println!("{} {}", lang.pick("QR code :", "QR code:"), path.display());
+    }
+    Ok(())
 }
 
 pub async fn user(cmd: UserCommand, lang: Lang) -> anyhow::Result<ExitCode> {

@@ -58,6 +58,37 @@ impl Admin {
         published["version"].as_i64().unwrap() as i32
     }
 
+    /// A new enrolment code for the interviewer whose device `device` is: another machine of
+    /// theirs (the one that imports a phone's backup).
+    pub async fn code_for_interviewer_of(&self, device: uuid::Uuid) -> String {
+        let devices: Value = self
+            .http
+            .get(format!("{}/api/v1/devices", self.server))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let interviewer = devices["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == json!(device))
+            .expect("the device is listed")["interviewer_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let code = self
+            .post(
+                &format!("/api/v1/interviewers/{interviewer}/enrolment-code"),
+                json!({}),
+            )
+            .await;
+        code["enrolment_code"].as_str().unwrap().to_string()
+    }
+
     /// Creates an interviewer; returns its enrolment code.
     pub async fn interviewer(&self, name: &str) -> String {
         let created = self

@@ -676,6 +676,29 @@ describe('the phone app', { timeout: 10 * T }, () => {
     }
   });
 
+  test('a damaged enrolment link opens the enrolment screen saying so, and the code can be typed', { timeout: T }, async (t) => {
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const page = await phone.context.newPage();
+      await page.goto(`${origin}/app/#enrol=%E0%A4%A`);
+      await page.getByRole('heading', { name: 'Inscrire ce téléphone' }).waitFor();
+      const err = page.locator('#enrol-error p');
+      await err.waitFor();
+      assert.match(await err.textContent(), /lien d’inscription est abîmé/);
+      assert.equal(new URL(page.url()).hash, '');
+      const { enrolment_code: code } = await api.interviewer('Sacha');
+      await page.getByLabel('Code d’inscription').fill(code);
+      await page.getByRole('button', { name: 'Inscrire ce téléphone' }).click();
+      await page.getByRole('heading', { name: 'Questionnaires' }).waitFor();
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
   test('errors appear next to the questions, English switch, big tap targets', { timeout: T }, async (t) => {
     const phone = await launchPhone();
     phone.name = t.name;

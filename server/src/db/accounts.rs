@@ -136,20 +136,63 @@ impl RawOwner {
     }
 }
 
-/// The live owner of a token (by its hash): none when unknown, revoked, or its device is.
-pub async fn token_owner(pool: &PgPool, token_hash: &str) -> Result<Option<TokenOwner>> {
-    let row: Option<RawOwner> = sqlx::query_as(
-        "select u.id as user_id, u.username, u.role, d.id as device_id, d.interviewer_id
-         from token t
+/// What a token (by its hash) stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenLookup {
+    Live(TokenOwner),
+    /// A staff session past its idle or absolute limit.
+    Expired,
+}
+
+#[derive(FromRow)]
+struct RawLookup {
+    #[sqlx(flatten)]
+    owner: RawOwner,
+    expired: bool,
+}
+
+/// The owner of a token (by its hash): none when unknown, revoked, or its device is. A staff
+/// session is `Expired` once unused for `idle` or older than `max`; a live one's last use
+/// is recorded (at most once a minute, in the same statement).
+pub async fn token_owner(
+    pool: &PgPool,
+    token_hash: &str,
+    idle: std::time::Duration,
+    max: std::time::Duration,
+) -> Result<Option<TokenLookup>> {
+    let row: Option<RawLookup> = sqlx::query_as(
+        "with t as (
+             select t.id, t.user_id, t.device_id,
+                    t.user_id is not null
+                      and (t.created_at <= now() - make_interval(secs => $3)
+                           or t.last_used_at <= now() - make_interval(secs => $2)) as expired,
+                    t.last_used_at < now() - interval '1 minute' as stale
+             from token t
+             where t.token_hash = $1 and t.revoked_at is null
+         ), touch as (
+             update token set last_used_at = now()
+             from t where token.id = t.id and t.user_id is not null and not t.expired
+               and t.stale
+         )
+         select u.id as user_id, u.username, u.role, d.id as device_id, d.interviewer_id,
+                t.expired
+         from t
          left join app_user u on u.id = t.user_id
          left join device d on d.id = t.device_id
-         where t.token_hash = $1 and t.revoked_at is null
-           and (t.user_id is not null or d.revoked_at is null)",
+         where t.user_id is not null or d.revoked_at is null",
     )
     .bind(token_hash)
+    .bind(idle.as_secs_f64())
+    .bind(max.as_secs_f64())
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(RawOwner::into_owner).transpose()?.flatten())
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    if row.expired {
+        return Ok(Some(TokenLookup::Expired));
+    }
+    Ok(row.owner.into_owner()?.map(TokenLookup::Live))
 }
 
 /// Revokes one token (logout).
@@ -202,7 +245,14 @@ mod tests {
             .unwrap();
         let errors = [
             user_by_name(&db.pool, "ana").await.unwrap_err(),
-            token_owner(&db.pool, "token-hash").await.unwrap_err(),
+            token_owner(
+                &db.pool,
+                "token-hash",
+                crate::auth::SESSION_IDLE,
+                crate::auth::SESSION_MAX,
+            )
+            .await
+            .unwrap_err(),
         ];
         for err in errors {
             assert!(

@@ -64,3 +64,17 @@ pub async fn attachment(pool: &PgPool, sha256: &str) -> Result<Option<Attachment
             .await?,
     )
 }
+
+/// Whether an analyst may have this photo: some response names it, and none as the answer to
+/// a personal question. (A photo no response names is nobody's data yet; one that answers a
+/// personal question anywhere stays with the coordinators.)
+pub async fn attachment_open_to_analysts(pool: &PgPool, sha256: &str) -> Result<bool> {
+    let (named, personal): (bool, bool) = sqlx::query_as(
+        "select count(*) > 0, coalesce(bool_or(personal), false)
+         from response_photo where sha256 = $1",
+    )
+    .bind(sha256)
+    .fetch_one(pool)
+    .await?;
+    Ok(named && !personal)
+}

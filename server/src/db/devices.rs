@@ -152,3 +152,24 @@ pub async fn list_devices(pool: &PgPool) -> Result<Vec<DeviceRow>> {
     .fetch_all(pool)
     .await?)
 }
+
+/// Among `devices`, those enrolled for the same interviewer as `sender` (revoked ones
+/// included: a lost phone's backup is still that interviewer's work).
+pub async fn devices_of_senders_interviewer(
+    pool: &PgPool,
+    sender: Uuid,
+    devices: &[Uuid],
+) -> Result<Vec<Uuid>> {
+    if devices.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_scalar(
+        "select d.id from device d
+         join device s on s.interviewer_id = d.interviewer_id
+         where s.id = $1 and d.id = any($2)",
+    )
+    .bind(sender)
+    .bind(devices)
+    .fetch_all(pool)
+    .await?)
+}

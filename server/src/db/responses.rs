@@ -108,6 +108,7 @@ pub async fn insert_responses(
         let mut photo_ids = Vec::new();
         let mut photo_hashes = Vec::new();
         let mut photo_pointers = Vec::new();
+        let mut photo_personal = Vec::new();
         for r in rows {
             if outcome.inserted.contains(&r.id) {
                 outcome.held.insert(r.id, r.content_hash.clone());
@@ -115,17 +116,19 @@ pub async fn insert_responses(
                     photo_ids.push(r.id);
                     photo_hashes.push(p.name.hex());
                     photo_pointers.push(p.pointer.as_str());
+                    photo_personal.push(p.personal);
                 }
             }
         }
         if !photo_ids.is_empty() {
             sqlx::query(
-                "insert into response_photo (response_id, sha256, pointer)
-                 select * from unnest($1::uuid[], $2::text[], $3::text[])",
+                "insert into response_photo (response_id, sha256, pointer, personal)
+                 select * from unnest($1::uuid[], $2::text[], $3::text[], $4::bool[])",
             )
             .bind(&photo_ids)
             .bind(&photo_hashes)
             .bind(&photo_pointers)
+            .bind(&photo_personal)
             .execute(&mut *tx)
             .await?;
         }
@@ -163,7 +166,10 @@ pub struct ExportRow {
     pub id: Uuid,
     pub seq: i64,
     pub version: i32,
+    /// The device that made it.
     pub device_id: Option<Uuid>,
+    /// The device that sent it (another of the same interviewer's, for an imported backup).
+    pub sender_device_id: Option<Uuid>,
     pub started_at: String,
     pub completed_at: String,
     pub received_at: DateTime<Utc>,
@@ -177,19 +183,23 @@ pub struct ExportRow {
 
 /// The responses to a questionnaire in `seq` order, streamed (constant memory), optionally
 /// one version only and only those with `seq > after`; each with the photos it names that
-/// are still missing (an index lookup per row, on `response_photo`'s primary key).
+/// are still missing (an index lookup per row, on `response_photo`'s primary key), those
+/// answering personal questions only when `personal_photos`.
 pub fn export_rows<'a>(
     pool: &'a PgPool,
     questionnaire_id: i64,
     version: Option<i32>,
     after: i64,
+    personal_photos: bool,
 ) -> BoxStream<'a, Result<ExportRow, sqlx::Error>> {
     sqlx::query_as(
-        "select id, seq, version, device_id, started_at, completed_at, received_at, location,
+        "select id, seq, version, device_id, sender_device_id, started_at, completed_at,
+                received_at, location,
                 content_hash, answers,
                 array(select distinct 'sha256:' || p.sha256
                       from response_photo p left join attachment a on a.sha256 = p.sha256
                       where p.response_id = r.id and a.sha256 is null
+                        and ($4 or not p.personal)
                       order by 1) as photos_missing
          from response r
          where questionnaire_id = $1 and ($2::int is null or version = $2) and seq > $3
@@ -198,5 +208,6 @@ pub fn export_rows<'a>(
     .bind(questionnaire_id)
     .bind(version)
     .bind(after)
+    .bind(personal_photos)
     .fetch(pool)
 }

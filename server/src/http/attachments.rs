@@ -13,7 +13,7 @@ use parole_client::i18n::Message;
 
 use super::{etag_matches, read_body, ApiPath, Device, PathParams, Principal, Reader};
 use crate::attachment::{self, AttachmentName, MAX_ATTACHMENT_BYTES};
-use crate::db;
+use crate::db::{self, TokenOwner};
 use crate::error::AppError;
 use crate::AppState;
 
@@ -31,6 +31,16 @@ impl PathParams for AttachmentName {
     fn from_params(params: Vec<String>) -> Result<Self, AppError> {
         let [name] = super::exactly::<1>(params)?;
         AttachmentName::parse(&name).map_err(AppError::BadRequest)
+    }
+}
+
+/// An analyst asking for a photo that answers a personal question (or that no response
+/// names) is told it is not found: not even its existence is given away.
+async fn closed_to_analysts(state: &AppState, name: &AttachmentName) -> Result<(), AppError> {
+    if db::attachment_open_to_analysts(&state.pool, name.hex()).await? {
+        Ok(())
+    } else {
+        Err(AppError::not_found())
     }
 }
 
@@ -92,6 +102,15 @@ async fn head_attachment(
 ) -> Result<Response, AppError> {
     p.device()
         .or_else(|_| p.user(&[Role::Coordinator, Role::Analyst]))?;
+    if matches!(
+        p.owner,
+        TokenOwner::User {
+            role: Role::Analyst,
+            ..
+        }
+    ) {
+        closed_to_analysts(&state, &name).await?;
+    }
     let meta = db::attachment_meta(&state.pool, name.hex())
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -108,14 +127,17 @@ async fn head_attachment(
 }
 
 /// `GET /api/v1/attachments/sha256:{hex}` (coordinator, analyst): the file, with its media
-/// type. Sandboxed (`Content-Security-Policy: sandbox`, `nosniff`): an uploaded file is
+/// type. Analysts only get photos that answer no personal question. Sandboxed (`Content-Security-Policy: sandbox`, `nosniff`): an uploaded file is
 /// never run as a page of this origin, whatever type the phone declared.
 async fn get_attachment(
     State(state): State<AppState>,
-    _: Reader,
+    Reader(_, role): Reader,
     ApiPath(name): ApiPath<AttachmentName>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    if role == Role::Analyst {
+        closed_to_analysts(&state, &name).await?;
+    }
     let etag = format!("\"{name}\"");
     let etag_value = HeaderValue::from_str(&etag).map_err(|e| AppError::Internal(e.into()))?;
     let common = [

@@ -38,7 +38,7 @@ use uuid::Uuid;
 use crate::auth;
 use crate::db::{self, TokenOwner};
 use crate::domain::Slug;
-use crate::error::{from_value_with_path, json_syntax_error, AppError};
+use crate::error::{from_value_with_path, json_syntax_error, refuse_nul_characters, AppError};
 use crate::AppState;
 
 pub use web_app::{web_app, APP_CSP, OPENAPI_JSON};
@@ -118,10 +118,24 @@ impl FromRequestParts<AppState> for Principal {
                 )
             })?;
         let token_hash = auth::sha256_hex(token);
-        let owner = db::token_owner(&state.pool, &token_hash)
-            .await?
-            .ok_or_else(|| unauthorized("jeton inconnu ou révoqué", "unknown or revoked token"))?;
-        Ok(Principal { owner, token_hash })
+        let lookup = db::token_owner(
+            &state.pool,
+            &token_hash,
+            auth::SESSION_IDLE,
+            auth::SESSION_MAX,
+        )
+        .await?;
+        match lookup {
+            Some(db::TokenLookup::Live(owner)) => Ok(Principal { owner, token_hash }),
+            Some(db::TokenLookup::Expired) => Err(unauthorized(
+                "session expirée : reconnectez-vous",
+                "session expired: sign in again",
+            )),
+            None => Err(unauthorized(
+                "jeton inconnu ou révoqué",
+                "unknown or revoked token",
+            )),
+        }
     }
 }
 
@@ -169,7 +183,8 @@ impl FromRequestParts<AppState> for Reader {
 // Typed request parts
 
 /// `Json<T>` with the API's own rejection: malformed JSON → 400 naming line and column;
-/// well-formed JSON of the wrong shape → 422 naming the field.
+/// well-formed JSON of the wrong shape, or holding a NUL character PostgreSQL cannot store,
+/// → 422 naming the field.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -185,6 +200,7 @@ where
             .map_err(|e| unreadable_body(&e))?;
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| json_syntax_error(&e))?;
+        refuse_nul_characters(&value)?;
         from_value_with_path(value)
             .map(ApiJson)
             .map_err(AppError::one_invalid)

@@ -184,6 +184,7 @@ async fn retire_version(
     } else {
         let value: Value =
             serde_json::from_slice(&body).map_err(|e| crate::error::json_syntax_error(&e))?;
+        crate::error::refuse_nul_characters(&value)?;
         crate::error::from_value_with_path(value).map_err(AppError::one_invalid)?
     };
     let reason = req

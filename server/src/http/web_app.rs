@@ -87,12 +87,43 @@ pub fn web_app(
        + 'static {
     tower::ServiceBuilder::new()
         .map_response(app_headers)
+        .layer(axum::middleware::from_fn(only_app_files))
         // The default predicate compresses everything but images (SVG excepted), gRPC,
         // server-sent events and bodies under 32 bytes: `application/wasm` is compressed.
         .layer(CompressionLayer::new().br(true).gzip(true))
         // A file built with a `.br` / `.gz` beside it (compressed once, at the highest
         // level, by the build) is sent as is; any other is compressed on the fly.
         .service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+}
+
+/// Whether `path` (below `/app`) is one of the app's own files: the pages, scripts and styles
+/// at the top, its icons, and the WebAssembly client in `pkg/` (not its type declarations).
+/// Nothing else of the folder (its tests, tools, README) is served.
+pub fn is_app_file(path: &str) -> bool {
+    let path = path.trim_start_matches('/');
+    let top_level = |p: &str| {
+        !p.contains('/')
+            && (p.ends_with(".html")
+                || p.ends_with(".js")
+                || p.ends_with(".css")
+                || p == "manifest.webmanifest")
+    };
+    let (dir, name) = path.split_once('/').unwrap_or(("", path));
+    match dir {
+        // `pkg` and `icons` themselves: ServeDir redirects them to their folder.
+        "" => name.is_empty() || top_level(name) || name == "pkg" || name == "icons",
+        "icons" => !name.contains('/'),
+        "pkg" => !name.contains('/') && !name.ends_with(".d.ts"),
+        _ => false,
+    }
+}
+
+async fn only_app_files(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if is_app_file(request.uri().path()) {
+        next.run(request).await
+    } else {
+        crate::error::AppError::not_found().into_response()
+    }
 }
 
 fn app_headers<B>(mut res: axum::http::Response<B>) -> axum::http::Response<B> {
@@ -120,4 +151,38 @@ fn app_headers<B>(mut res: axum::http::Response<B>) -> axum::http::Response<B> {
         HeaderValue::from_static("no-referrer"),
     );
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_app_file;
+
+    #[test]
+    fn only_the_apps_own_files_are_served() {
+        for ok in [
+            "/",
+            "/index.html",
+            "/app.js",
+            "/style.css",
+            "/sw.js",
+            "/manifest.webmanifest",
+            "/icons/icon-192.png",
+            "/pkg/parole_wasm_bg.wasm",
+            "/pkg/parole_wasm.js",
+        ] {
+            assert!(is_app_file(ok), "{ok}");
+        }
+        for no in [
+            "/tests/helpers.js",
+            "/tests/",
+            "/tools/make-icons.mjs",
+            "/README.md",
+            "/pkg/parole_wasm.d.ts",
+            "/icons/a/b.png",
+            "/node_modules/x.js",
+            "/.git/config",
+        ] {
+            assert!(!is_app_file(no), "{no}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use axum::http::{Method, StatusCode};
 use parole_client::api::Role;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -175,5 +175,145 @@ async fn a_logged_out_token_stops_working() {
     assert_eq!(
         ctx.get("/api/v1/questionnaires", &t).await.status,
         StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_nul_character_in_any_body_is_a_422_naming_the_field_never_a_500() {
+    let (ctx, coord, _device, _token) = Ctx::with_device().await;
+    let admin = ctx.login_as(Role::Admin).await;
+    let mut document = besoins();
+    document["title"] = json!("Besoins\u{0}");
+    let cases: Vec<(&str, Option<&str>, Value, &str)> = vec![
+        (
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "ad\u{0}min", "password": "x"}),
+            "/username",
+        ),
+        (
+            "/api/v1/interviewers",
+            Some(&coord),
+            json!({"name": "Lou\u{0}"}),
+            "/name",
+        ),
+        (
+            "/api/v1/enrol",
+            None,
+            json!({"code": "ABCD", "device_name": "tel\u{0}"}),
+            "/device_name",
+        ),
+        (
+            "/api/v1/users",
+            Some(&admin),
+            json!({"username": "lou", "password": "un mot de passe", "role": "analyst", "x\u{0}": 1}),
+            "/x\u{fffd}",
+        ),
+        (
+            "/api/v1/questionnaires",
+            Some(&coord),
+            json!({"slug": "nouveau", "document": document}),
+            "/document/title",
+        ),
+        (
+            "/api/v1/questionnaires/besoins-formation/versions/1/retire",
+            Some(&coord),
+            json!({"reason": "fin\u{0}"}),
+            "/reason",
+        ),
+    ];
+    for (uri, token, body, path) in cases {
+        let r = ctx.post(uri, token, body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{uri}: {}",
+            r.text()
+        );
+        let v = r.json();
+        assert_eq!(v["errors"][0]["path"], path, "{uri}: {v}");
+        assert_eq!(v["errors"][0]["code"], "nul_character", "{uri}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn a_staff_session_ends_when_idle_or_old_and_a_device_token_does_not() {
+    let (ctx, coord, _device, device_token) = Ctx::with_device().await;
+    let backdate = |column: &'static str, hours: i32| {
+        let pool = ctx.db.pool.clone();
+        async move {
+            sqlx::query(&format!(
+                "update token set {column} = now() - make_interval(hours => $1)"
+            ))
+            .bind(hours)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    assert_eq!(
+        ctx.get("/api/v1/devices", &coord).await.status,
+        StatusCode::OK
+    );
+    // Used within the idle limit (2 h), it lives on.
+    backdate("last_used_at", 1).await;
+    assert_eq!(
+        ctx.get("/api/v1/devices", &coord).await.status,
+        StatusCode::OK
+    );
+    // Unused for 3 hours: over.
+    backdate("last_used_at", 3).await;
+    let r = ctx.get("/api/v1/devices", &coord).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        r.json()["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("session expired"),
+        "{}",
+        r.text()
+    );
+    // Busy but logged in 13 hours ago (the limit is 12): over too.
+    let login = ctx
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "coordinator", "password": "mot-de-passe-solide"}),
+        )
+        .await;
+    let coord = login.json()["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        ctx.get("/api/v1/devices", &coord).await.status,
+        StatusCode::OK
+    );
+    backdate("created_at", 13).await;
+    assert_eq!(
+        ctx.get("/api/v1/devices", &coord).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A phone may stay offline for weeks: its token still works.
+    backdate("last_used_at", 24 * 30).await;
+    let r = ctx
+        .push(&device_token, vec![response(besoins_answers())])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
+async fn a_first_admin_password_shorter_than_the_rules_is_refused_at_start() {
+    let ctx = Ctx::new().await;
+    let e = parole_server::ensure_admin(&ctx.db.pool, Some("court".into()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("PAROLE_ADMIN_PASSWORD") && e.contains("at least 8"),
+        "{e}"
+    );
+    assert!(
+        parole_server::ensure_admin(&ctx.db.pool, Some("assez long".into()))
+            .await
+            .unwrap()
+            .is_none()
     );
 }

@@ -34,6 +34,7 @@ async fn the_ndjson_export_has_one_line_per_response_with_its_metadata() {
     assert_eq!(v["questionnaire"], "besoins-formation");
     assert_eq!(v["version"], 1);
     assert_eq!(v["device_id"], device.to_string());
+    assert_eq!(v["sender_device_id"], device.to_string());
     assert_eq!(v["started_at"], "2025-03-14T18:30:00+01:00");
     assert_eq!(v["completed_at"], "2025-03-14T18:42:10+01:00");
     assert!(v["received_at"].as_str().unwrap().ends_with('Z'));
@@ -75,7 +76,7 @@ async fn the_csv_export_has_the_exact_header_and_row() {
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert_eq!(
         lines[0],
-        "id,seq,questionnaire,version,device_id,started_at,completed_at,received_at,\
+        "id,seq,questionnaire,version,device_id,sender_device_id,started_at,completed_at,received_at,\
          location_lat,location_lon,location_accuracy_m,content_hash,photos_missing,\
          conseil,role,annee_entree,formations_suivies,themes,format_prefere,heures_par_mois,\
          prochaine_dispo,besoin_garde,remarques"
@@ -84,7 +85,7 @@ async fn the_csv_export_has_the_exact_header_and_row() {
         .unwrap()
         .replace('"', "\"\"");
     let expected = format!(
-        "{id},{seq},besoins-formation,1,{device},2025-03-14T18:30:00+01:00,2025-03-14T18:42:10+01:00,{received},\
+        "{id},{seq},besoins-formation,1,{device},{device},2025-03-14T18:30:00+01:00,2025-03-14T18:42:10+01:00,{received},\
          47.2,-1.55,12.0,{hash},,dervallieres,habitant,2021,\"{repeat}\",budget;prise_de_parole,atelier,4.5,\
          2025-02-01,true,",
         id = sent["id"].as_str().unwrap(),
@@ -401,4 +402,81 @@ async fn what_is_personal_is_decided_by_each_responses_version() {
     );
     assert!(!rows[0][comment].is_empty());
     assert_eq!(rows[1][comment], "");
+}
+
+#[tokio::test]
+async fn analysts_get_a_coarse_location_and_never_a_personal_photo_or_its_hash() {
+    use crate::attachments::{head, name_of, photo, put, url};
+    let (ctx, coord, analyst, token) = habitants_stored().await;
+    // Version 2 makes the photo of a place personal (a coordinator saw faces in some).
+    let mut v2: Value = serde_json::from_str(HABITANTS).unwrap();
+    v2["properties"]["photo_lieu"]["x-personal-data"] = json!(true);
+    ctx.publish(&coord, "parole-habitants", v2).await;
+    let (open_photo, personal_photo) = (photo(1, 2_000), photo(2, 2_000));
+    let mut pushed = Vec::new();
+    for (version, bytes) in [(1, &open_photo), (2, &personal_photo)] {
+        let mut answers = habitants_answers();
+        answers["photo_lieu"] = json!(name_of(bytes));
+        let mut r = response(answers);
+        r["questionnaire"] = json!("parole-habitants");
+        r["version"] = json!(version);
+        r["location"] = json!({"lat": 47.218_371, "lon": -1.553_621, "accuracy_m": 8.0});
+        pushed.push(r);
+    }
+    let res = results(&ctx.push(&token, pushed).await);
+    assert!(res.iter().all(|r| r["status"] == "accepted"), "{res:?}");
+
+    // Neither photo has arrived: the coordinator is told both are missing, the analyst only
+    // the one that is not personal.
+    let url_v = |v: i32| format!("{HABITANTS_NDJSON}?version={v}");
+    let line = |r: &Reply| ndjson_lines(r).pop().unwrap();
+    let coord_v2 = line(&ctx.get(&url_v(2), &coord).await);
+    assert_eq!(
+        coord_v2["photos_missing"],
+        json!([name_of(&personal_photo)])
+    );
+    assert_eq!(coord_v2["location"]["lat"], 47.218_371);
+    let analyst_v1 = line(&ctx.get(&url_v(1), &analyst).await);
+    assert_eq!(analyst_v1["photos_missing"], json!([name_of(&open_photo)]));
+    let analyst_v2 = line(&ctx.get(&url_v(2), &analyst).await);
+    assert_eq!(analyst_v2["photos_missing"], json!([]));
+    assert!(
+        analyst_v2["answers"].get("photo_lieu").is_none(),
+        "{analyst_v2}"
+    );
+    // The response's own position, about 100 m coarse for analysts.
+    assert_eq!(
+        analyst_v2["location"],
+        json!({"lat": 47.218, "lon": -1.554, "accuracy_m": 56.0})
+    );
+    let csv = ctx.get(HABITANTS_CSV, &analyst).await.text();
+    assert!(
+        !csv.contains("47.218371") && csv.contains("47.218"),
+        "{csv}"
+    );
+    assert!(!csv.contains(&name_of(&personal_photo)[7..]), "{csv}");
+
+    // Once uploaded: the analyst may have the open photo, never the personal one.
+    for bytes in [&open_photo, &personal_photo] {
+        assert_eq!(
+            put(&ctx, &token, &name_of(bytes), bytes.to_vec())
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+    }
+    assert_eq!(
+        ctx.get(&url(&name_of(&open_photo)), &analyst).await.status,
+        StatusCode::OK
+    );
+    let personal = name_of(&personal_photo);
+    assert_eq!(
+        ctx.get(&url(&personal), &analyst).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(head(&ctx, &analyst, &personal).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        ctx.get(&url(&personal), &coord).await.status,
+        StatusCode::OK
+    );
 }

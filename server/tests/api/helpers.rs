@@ -246,6 +246,19 @@ pub fn results(r: &Reply) -> Vec<Value> {
     r.json()["results"].as_array().unwrap().clone()
 }
 
+/// The NDJSON export of `slug`, as `token` gets it, one value per line.
+pub async fn ndjson_export(ctx: &Ctx, slug: &str, token: &str) -> Vec<Value> {
+    ctx.get(
+        &format!("/api/v1/questionnaires/{slug}/responses.ndjson"),
+        token,
+    )
+    .await
+    .text()
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect()
+}
+
 /// How many responses the database holds.
 pub async fn stored_count(ctx: &Ctx) -> i64 {
     sqlx::query_scalar("select count(*) from response")

@@ -291,16 +291,7 @@ async fn a_response_on_a_retired_version_is_rejected_while_one_on_a_live_version
     assert_eq!(res[1]["status"], "accepted", "{:?}", res[1]);
 
     // The response stored before the retirement stays, and is exported as before.
-    let lines: Vec<Value> = ctx
-        .get(
-            "/api/v1/questionnaires/besoins-formation/responses.ndjson",
-            &coord,
-        )
-        .await
-        .text()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = ndjson_export(&ctx, "besoins-formation", &coord).await;
     let ids: Vec<_> = lines.iter().map(|l| l["id"].clone()).collect();
     assert_eq!(ids, [before["id"].clone(), on_v2["id"].clone()]);
     assert_eq!(lines[0]["version"], 1);

@@ -294,3 +294,101 @@ async fn a_full_batch_of_500_is_accepted() {
     assert!(res.iter().all(|r| r["status"] == "accepted"));
     assert_eq!(stored_count(&ctx).await, 500);
 }
+
+#[tokio::test]
+async fn a_nul_character_refuses_its_own_item_only_and_the_rest_of_the_batch_is_stored() {
+    let (ctx, coord, device, token) = Ctx::with_device().await;
+    let good = response(besoins_answers());
+    let mut nul_answer = besoins_answers();
+    nul_answer["formations_suivies"][0]["intitule"] = json!("Comprendre\u{0} le contrat");
+    let nul_answer = response(nul_answer);
+    let mut nul_slug = response(besoins_answers());
+    nul_slug["questionnaire"] = json!("besoins\u{0}formation");
+    let r = ctx
+        .post(
+            "/api/v1/sync/responses",
+            Some(&token),
+            json!({
+                "responses": [nul_answer, good, nul_slug],
+                "device_state": {"queued": 3, "drafts": 0, "app_version": "0.1\u{0}"},
+            }),
+        )
+        .await;
+    let res = results(&r);
+    assert_eq!(res[0]["status"], "rejected");
+    let e = &res[0]["errors"][0];
+    assert_eq!(e["code"], "nul_character", "{e}");
+    assert_eq!(e["path"], "/answers/formations_suivies/0/intitule");
+    assert!(
+        e["message"].as_str().unwrap().contains("caractère nul"),
+        "{e}"
+    );
+    assert_eq!(res[1]["status"], "accepted");
+    assert_eq!(res[2]["status"], "rejected");
+    assert_eq!(res[2]["errors"][0]["path"], "/questionnaire");
+    assert_eq!(stored_count(&ctx).await, 1);
+    // The device's report reached the coordinator, its NUL replaced.
+    let devices = ctx.get("/api/v1/devices", &coord).await.json();
+    let d = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == json!(device))
+        .unwrap()
+        .clone();
+    assert_eq!(d["device_state"]["app_version"], "0.1\u{fffd}");
+}
+
+#[tokio::test]
+async fn a_device_sends_its_own_responses_or_its_interviewers_never_another_interviewers() {
+    let (ctx, coord, device, token) = Ctx::with_device().await;
+    // Another phone of the same interviewer (a new code for them), and another interviewer's.
+    let devices = ctx.get("/api/v1/devices", &coord).await.json();
+    let interviewer = devices["devices"][0]["interviewer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code = ctx
+        .post(
+            &format!("/api/v1/interviewers/{interviewer}/enrolment-code"),
+            Some(&coord),
+            json!({}),
+        )
+        .await
+        .json()["enrolment_code"]
+        .clone();
+    let sibling = ctx
+        .post(
+            "/api/v1/enrol",
+            None,
+            json!({"code": code, "device_name": "ancien téléphone"}),
+        )
+        .await
+        .json()["device_id"]
+        .clone();
+    let (stranger, _) = ctx.enrol_device(&coord).await;
+    let made_on = |d: Value| {
+        let mut r = response(besoins_answers());
+        r["device_id"] = d;
+        r
+    };
+    let batch = vec![
+        made_on(json!(device)),
+        made_on(sibling.clone()),
+        made_on(json!(stranger)),
+        made_on(json!(uuid::Uuid::now_v7())),
+    ];
+    let res = results(&ctx.push(&token, batch).await);
+    assert_eq!(res[0]["status"], "accepted", "{res:?}");
+    assert_eq!(res[1]["status"], "accepted", "{res:?}");
+    for r in &res[2..] {
+        assert_eq!(r["status"], "rejected", "{r}");
+        assert_eq!(r["errors"][0]["code"], "foreign_device", "{r}");
+        assert_eq!(r["errors"][0]["path"], "/device_id", "{r}");
+    }
+    // The export says who made each response and which device sent it.
+    let lines: Vec<Value> = ndjson_export(&ctx, "besoins-formation", &coord).await;
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["device_id"], sibling);
+    assert_eq!(lines[1]["sender_device_id"], json!(device));
+}

@@ -181,3 +181,27 @@ async fn the_root_and_app_without_its_slash_redirect_to_the_app() {
     let r = ctx.call(Method::GET, "/nowhere", None, None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn only_the_apps_own_files_are_served_not_its_tests_or_tools() {
+    let (ctx, dir) = with_web_dir().await;
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/helpers.js"),
+        "export const secret = 1;",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("README.md"), "# notes").unwrap();
+    for path in ["/app/tests/helpers.js", "/app/README.md", "/app/tests/"] {
+        let r = get_app(&ctx, path, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(r.json()["error"].is_string(), "{path}");
+    }
+    for path in ["/app/", "/app/app.js", "/app/pkg/client_wasm_bg.wasm"] {
+        assert_eq!(
+            get_app(&ctx, path, None).await.status,
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+}
