@@ -54,8 +54,27 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// At most this many Argon2 hashes at once (each takes ~19 MiB and a core for tens of
+/// milliseconds): a flood of logins waits its turn instead of exhausting memory and the
+/// blocking thread pool.
+fn argon2_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.max(2))
+    })
+}
+
+/// Runs an Argon2 computation off the async threads, within [`argon2_permits`].
+async fn with_argon2<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let _permit = argon2_permits().acquire().await?;
+    Ok(tokio::task::spawn_blocking(f).await?)
+}
+
 async fn hash_password_async(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password)).await?
+    with_argon2(move || hash_password(&password)).await?
 }
 
 /// SHA-256, lowercase hex: how tokens and enrolment codes are stored.
@@ -221,7 +240,7 @@ pub async fn login(
             .clone(),
     };
     let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await?;
+    let ok = with_argon2(move || verify_password(&password, &hash)).await?;
     let Some(user) = user.filter(|_| ok) else {
         return Ok(None);
     };

@@ -7,7 +7,7 @@
 //! errors…) are logged, never returned. Domain code returns its own errors; the `From`
 //! impls here are where they become statuses.
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use parole_client::api::ErrorBody;
@@ -49,6 +49,9 @@ pub enum AppError {
     /// 413 for one attachment, with the limit.
     #[error("fichier trop gros : au plus {max_bytes} octets ({mib} Mio) / file too large: at most {max_bytes} bytes ({mib} MiB)", mib = max_bytes / (1024 * 1024))]
     AttachmentTooLarge { max_bytes: usize },
+    /// 429: too many failed attempts; try again after `retry_after`.
+    #[error("trop de tentatives / too many attempts")]
+    TooManyAttempts { retry_after: std::time::Duration },
     /// 422 with every error by path.
     #[error("{message}")]
     Invalid {
@@ -72,6 +75,7 @@ impl AppError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -101,6 +105,13 @@ impl AppError {
                 Message::new(
                     format!("fichier trop gros : au plus {max_bytes} octets ({mib} Mio)"),
                     format!("file too large: at most {max_bytes} bytes ({mib} MiB)"),
+                )
+            }
+            AppError::TooManyAttempts { retry_after } => {
+                let s = retry_seconds(*retry_after);
+                Message::new(
+                    format!("trop de tentatives manquées : réessayez dans {s} s"),
+                    format!("too many failed attempts: try again in {s} s"),
                 )
             }
             AppError::Internal(_) => {
@@ -158,6 +169,10 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let message = self.message();
+        let retry_after = match &self {
+            AppError::TooManyAttempts { retry_after } => Some(retry_seconds(*retry_after)),
+            _ => None,
+        };
         let (errors, limits) = match self {
             AppError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "internal error");
@@ -178,6 +193,10 @@ impl IntoResponse for AppError {
             _ => (Vec::new(), None),
         };
         let body = ErrorBody::new(message, errors);
+        if let Some(seconds) = retry_after {
+            let seconds = seconds.to_string();
+            return (status, [(header::RETRY_AFTER, seconds)], Json(body)).into_response();
+        }
         let Some(Value::Object(limits)) = limits else {
             return (status, Json(body)).into_response();
         };
@@ -187,6 +206,11 @@ impl IntoResponse for AppError {
         }
         (status, Json(value)).into_response()
     }
+}
+
+/// Whole seconds to wait, at least 1 (`Retry-After` takes whole seconds).
+fn retry_seconds(d: std::time::Duration) -> u64 {
+    d.as_secs_f64().ceil().max(1.0) as u64
 }
 
 /// A JSON syntax error with its line and column, as a 400.

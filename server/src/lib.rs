@@ -24,6 +24,7 @@ pub mod http;
 pub mod sync;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod throttle;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub cache: Arc<sync::QuestionnaireCache>,
     /// The phone app's static files, served at `/app/`.
     pub web_dir: PathBuf,
+    /// Failed logins and enrolment codes, for the lock-outs.
+    pub throttles: Arc<throttle::Throttles>,
 }
 
 /// Where the phone app's files are when `PAROLE_WEB_DIR` is not set: the repository's
@@ -66,6 +69,7 @@ impl AppState {
             pool,
             cache: Arc::new(sync::QuestionnaireCache::default()),
             web_dir,
+            throttles: Arc::new(throttle::Throttles::default()),
         }
     }
 
@@ -90,10 +94,14 @@ pub async fn serve(
             "no index.html in the web app's directory: /app/ will answer 404 (set PAROLE_WEB_DIR)"
         );
     }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")
+    // With the client's address, for the lock-outs on guessing.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")
 }
 
 /// `parole serve`'s options.

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use parole_client::api::{CreateUserRequest, CreatedUser, LoginRequest, LoginResponse};
 use parole_client::i18n::Message;
 
-use super::{Admin, ApiJson, Principal};
+use super::{not_locked_out, Admin, ApiJson, ClientAddress, Principal};
 use crate::auth::{self, UserError};
 use crate::db;
 use crate::error::AppError;
@@ -20,16 +20,30 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/users", post(create_user))
 }
 
+/// Failed logins lock out the account and the client's address for a growing while (see
+/// [`crate::throttle`]), checked before any password is hashed.
 async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, AppError> {
+    let throttles = &state.throttles;
+    let account = req.username.to_lowercase();
+    not_locked_out(&throttles.login_address, &address)?;
+    not_locked_out(&throttles.login_account, &account)?;
     match auth::login(&state.pool, &req.username, &req.password).await? {
-        Some((token, role)) => Ok(Json(LoginResponse { token, role })),
-        None => Err(AppError::Unauthorized(Message::new(
-            "identifiant ou mot de passe incorrect",
-            "wrong username or password",
-        ))),
+        Some((token, role)) => {
+            throttles.login_account.succeed(&account);
+            Ok(Json(LoginResponse { token, role }))
+        }
+        None => {
+            throttles.login_address.fail(&address);
+            throttles.login_account.fail(&account);
+            Err(AppError::Unauthorized(Message::new(
+                "identifiant ou mot de passe incorrect",
+                "wrong username or password",
+            )))
+        }
     }
 }
 

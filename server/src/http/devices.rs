@@ -13,7 +13,7 @@ use parole_client::api::{
 use parole_client::i18n::Message;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiPath, Coordinator};
+use super::{not_locked_out, ApiJson, ApiPath, ClientAddress, Coordinator};
 use crate::auth;
 use crate::db;
 use crate::error::AppError;
@@ -112,10 +112,14 @@ async fn new_enrolment_code(
     ))
 }
 
+/// Wrong codes lock out the client's address for a growing while (see
+/// [`crate::throttle`]).
 async fn enrol(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiJson(req): ApiJson<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolResponse>), AppError> {
+    not_locked_out(&state.throttles.enrol_address, &address)?;
     let device_name = name_field(
         &req.device_name,
         "/device_name",
@@ -132,6 +136,7 @@ async fn enrol(
     )
     .await?
     .ok_or_else(|| {
+        state.throttles.enrol_address.fail(&address);
         AppError::Unauthorized(Message::new(
             "code d'inscription inconnu, déjà utilisé ou expiré : demandez-en un nouveau \
              à votre coordinateur",

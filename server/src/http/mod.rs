@@ -179,6 +179,30 @@ impl FromRequestParts<AppState> for Reader {
     }
 }
 
+/// The client's address (the TCP peer; `unknown` when the server was not started with it,
+/// as in the router tests), for the lock-outs on guessing.
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientAddress(address))
+    }
+}
+
+/// `Err(429)` while `key` is locked out in `throttle`.
+fn not_locked_out(throttle: &crate::throttle::Throttle, key: &str) -> Result<(), AppError> {
+    throttle
+        .check(key)
+        .map_err(|retry_after| AppError::TooManyAttempts { retry_after })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Typed request parts
 

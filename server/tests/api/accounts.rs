@@ -317,3 +317,54 @@ async fn a_first_admin_password_shorter_than_the_rules_is_refused_at_start() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn guessing_a_password_or_an_enrolment_code_is_locked_out_with_retry_after() {
+    let ctx = Ctx::new().await;
+    let _coord = ctx.login_as(Role::Coordinator).await;
+    let login = |password: &'static str| {
+        ctx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "coordinator", "password": password}),
+        )
+    };
+    // Ten wrong passwords are simply wrong; the eleventh starts a lock-out.
+    for _ in 0..11 {
+        assert_eq!(login("pas le bon").await.status, StatusCode::UNAUTHORIZED);
+    }
+    for password in ["pas le bon", "mot-de-passe-solide"] {
+        let r = login(password).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+        let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=900).contains(&wait), "{wait}");
+        assert!(r.json()["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("try again in"));
+    }
+    // The lock-out is short and ends: the right password then works, and clears it.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(login("mot-de-passe-solide").await.status, StatusCode::OK);
+
+    // Enrolment codes: ten wrong ones, then the client is held back.
+    for _ in 0..11 {
+        let r = ctx
+            .post(
+                "/api/v1/enrol",
+                None,
+                json!({"code": "AAAA-BBBB-CCCC", "device_name": "x"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = ctx
+        .post(
+            "/api/v1/enrol",
+            None,
+            json!({"code": "AAAA-BBBB-CCCC", "device_name": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.contains_key("retry-after"));
+}

@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts;
 mod attachments;
+mod authorization;
 mod embedded_pg;
 mod exports;
 mod health;
