@@ -52,6 +52,13 @@ pub enum AppError {
     /// 429: too many failed attempts; try again after `retry_after`.
     #[error("trop de tentatives / too many attempts")]
     TooManyAttempts { retry_after: std::time::Duration },
+    /// 503: too busy for now (every database connection in use, or the exports' share of
+    /// them); try again after `retry_after`.
+    #[error("{message}")]
+    Busy {
+        message: Message,
+        retry_after: std::time::Duration,
+    },
     /// 422 with every error by path.
     #[error("{message}")]
     Invalid {
@@ -76,6 +83,7 @@ impl AppError {
             }
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,7 +96,8 @@ impl AppError {
             | AppError::ForbiddenBecause(m)
             | AppError::NotFound(m)
             | AppError::Conflict(m)
-            | AppError::Invalid { message: m, .. } => m.clone(),
+            | AppError::Invalid { message: m, .. }
+            | AppError::Busy { message: m, .. } => m.clone(),
             AppError::Forbidden => Message::new(
                 "accès refusé : ce rôle ne permet pas cette action",
                 "forbidden: your role does not allow this",
@@ -143,6 +152,17 @@ impl AppError {
         Self::one_invalid(ValidationError::new(path, code, message))
     }
 
+    /// The database's connections are all in use: try again shortly.
+    pub fn busy() -> Self {
+        AppError::Busy {
+            message: Message::new(
+                "le serveur est très occupé : réessayez dans quelques secondes (rien n'est perdu)",
+                "the server is very busy: try again in a few seconds (nothing is lost)",
+            ),
+            retry_after: std::time::Duration::from_secs(5),
+        }
+    }
+
     pub fn not_found() -> Self {
         AppError::NotFound(Message::new("introuvable", "not found"))
     }
@@ -160,6 +180,7 @@ impl From<DbError> for AppError {
                 format!("existe déjà ({c})"),
                 format!("already exists ({c})"),
             )),
+            DbError::Busy => AppError::busy(),
             DbError::Other(e) => AppError::Internal(e.into()),
         }
     }
@@ -170,7 +191,9 @@ impl IntoResponse for AppError {
         let status = self.status_code();
         let message = self.message();
         let retry_after = match &self {
-            AppError::TooManyAttempts { retry_after } => Some(retry_seconds(*retry_after)),
+            AppError::TooManyAttempts { retry_after } | AppError::Busy { retry_after, .. } => {
+                Some(retry_seconds(*retry_after))
+            }
             _ => None,
         };
         let (errors, limits) = match self {

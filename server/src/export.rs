@@ -579,15 +579,24 @@ impl Plan {
     }
 }
 
+/// How long an export waits for its client to take the next chunk before it gives up (and
+/// hands its database connection back): a reader that stalls cannot hold one for ever.
+pub const IDLE_STREAM: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Streams an export as body chunks. Rows are read in a task; the bounded channel keeps
 /// memory constant. A database error mid-stream ends the body with an error (the client
-/// sees a truncated transfer, never a silently short file).
+/// sees a truncated transfer, never a silently short file), and so does a client that takes
+/// no chunk for [`IDLE_STREAM`]. `permit` (one of the exports' share of the pool) is held
+/// until the stream ends.
 pub fn stream(
     pool: sqlx::PgPool,
     plan: Plan,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let (tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     tokio::spawn(async move {
+        let _permit = permit;
+        let mut tx = Sender(tx);
         if plan.format == Format::Csv
             && tx
                 .send(Ok(Bytes::from(csv_bytes(&csv_header(&plan.columns)))))
@@ -632,6 +641,23 @@ pub fn stream(
         }
     });
     rx
+}
+
+/// The stream's sending half: a chunk the client does not take within [`IDLE_STREAM`] ends
+/// the export.
+struct Sender(futures::channel::mpsc::Sender<Result<Bytes, std::io::Error>>);
+
+impl Sender {
+    async fn send(&mut self, chunk: Result<Bytes, std::io::Error>) -> Result<(), ()> {
+        match tokio::time::timeout(IDLE_STREAM, self.0.send(chunk)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(()), // the client went away
+            Err(_) => {
+                tracing::warn!("export: the client took no data for {IDLE_STREAM:?}; stopped");
+                Err(())
+            }
+        }
+    }
 }
 
 #[cfg(test)]

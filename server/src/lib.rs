@@ -51,6 +51,12 @@ pub struct AppState {
     pub web_dir: PathBuf,
     /// Failed logins and enrolment codes, for the lock-outs.
     pub throttles: Arc<throttle::Throttles>,
+    /// The exports' share of the database connections (a quarter of the pool, at least
+    /// one): an export streams from a cursor that holds a connection for its whole length,
+    /// so slow readers could otherwise starve sync. Past it, an export gets 503.
+    pub exports: Arc<tokio::sync::Semaphore>,
+    /// How long a request may take, by kind.
+    pub time_limits: http::TimeLimits,
 }
 
 /// Where the phone app's files are when `PAROLE_WEB_DIR` is not set: the repository's
@@ -61,6 +67,7 @@ impl AppState {
     /// The state over a migrated pool, serving the web app from `PAROLE_WEB_DIR` when set,
     /// else from [`DEFAULT_WEB_DIR`].
     pub fn new(pool: PgPool) -> Self {
+        let pool_size = pool.options().get_max_connections();
         let web_dir = std::env::var_os("PAROLE_WEB_DIR")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
@@ -70,6 +77,8 @@ impl AppState {
             cache: Arc::new(sync::QuestionnaireCache::default()),
             web_dir,
             throttles: Arc::new(throttle::Throttles::default()),
+            exports: Arc::new(tokio::sync::Semaphore::new((pool_size / 4).max(1) as usize)),
+            time_limits: http::TimeLimits::default(),
         }
     }
 

@@ -43,6 +43,10 @@ pub enum DbError {
     /// A unique constraint refused the row (the constraint's name).
     #[error("existe déjà / already exists ({0})")]
     Conflict(String),
+    /// Every connection of the pool stayed busy past its wait: the server is overloaded
+    /// for now (503, try again), not broken.
+    #[error("base de données occupée / database busy")]
+    Busy,
     /// Anything else: the database is unreachable, a statement failed, or a stored value
     /// cannot be read back (`sqlx::Error::Decode` with an [`UnexpectedValue`]).
     #[error(transparent)]
@@ -57,6 +61,7 @@ impl From<sqlx::Error> for DbError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 DbError::Conflict(db.constraint().unwrap_or_default().to_string())
             }
+            sqlx::Error::PoolTimedOut => DbError::Busy,
             e => DbError::Other(e),
         }
     }
@@ -162,14 +167,14 @@ mod tests {
     }
 
     #[test]
-    fn a_sqlx_error_other_than_a_unique_violation_stays_other() {
+    fn a_sqlx_error_other_than_a_unique_violation_or_a_busy_pool_stays_other() {
         assert!(matches!(
             DbError::from(sqlx::Error::RowNotFound),
             DbError::Other(sqlx::Error::RowNotFound)
         ));
         assert!(matches!(
             DbError::from(sqlx::Error::PoolTimedOut),
-            DbError::Other(sqlx::Error::PoolTimedOut)
+            DbError::Busy
         ));
     }
 }

@@ -62,6 +62,17 @@ async fn export_response(
     format: export::Format,
 ) -> Result<Response, AppError> {
     let personal = export::personal_for(role, params.personal)?;
+    let permit = state
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AppError::Busy {
+            message: Message::new(
+                "trop d'exports en cours : réessayez dans un moment",
+                "too many exports under way: try again in a moment",
+            ),
+            retry_after: std::time::Duration::from_secs(10),
+        })?;
     let version = params.version;
     let slug = slug.as_str().to_string();
     let id = db::questionnaire_id(&state.pool, &slug).await?;
@@ -108,6 +119,7 @@ async fn export_response(
             personal,
             shapes: shapes.into_iter().collect(),
         },
+        permit,
     ));
     let disposition = format!("attachment; filename=\"{slug}.{ext}\"");
     Ok((

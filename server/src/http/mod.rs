@@ -28,6 +28,8 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use std::time::Duration;
+
 use axum::Router;
 use parole_client::api::Role;
 use parole_client::i18n::{shown, Message};
@@ -43,20 +45,72 @@ use crate::AppState;
 
 pub use web_app::{web_app, APP_CSP, OPENAPI_JSON};
 
-/// The API's router: every resource's routes, a JSON 404 for the rest.
+/// The API's router: every resource's routes, each kind within its time limit, a JSON 404
+/// for the rest.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(web_app::routes(&state.web_dir))
+    let limits = state.time_limits;
+    let uploads = Router::new()
+        .merge(sync::routes())
+        .merge(attachments::routes());
+    let api = Router::new()
         .merge(accounts::routes())
         .merge(questionnaires::routes())
         .merge(exports::routes())
-        .merge(devices::routes())
-        .merge(sync::routes())
-        .merge(attachments::routes())
+        .merge(devices::routes());
+    Router::new()
+        .merge(web_app::routes(&state.web_dir))
+        .merge(within(api, limits.api))
+        .merge(within(uploads, limits.upload))
         .fallback(|| async { AppError::not_found() })
         // Logs method, path and status only: no headers (tokens), no bodies (answers).
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// How long a request may take before it is answered 503 (a phone retries; nothing is
+/// stored half: a push's transaction rolls back). An export's time is the time to start
+/// streaming; a stalled reader is cut by [`crate::export::IDLE_STREAM`].
+#[derive(Debug, Clone, Copy)]
+pub struct TimeLimits {
+    /// Every route but the uploads.
+    pub api: Duration,
+    /// Pushes and photo uploads: up to 8 or 10 MiB from a phone on a poor network.
+    pub upload: Duration,
+}
+
+impl Default for TimeLimits {
+    fn default() -> Self {
+        Self {
+            api: Duration::from_secs(30),
+            upload: Duration::from_secs(300),
+        }
+    }
+}
+
+fn within(routes: Router<AppState>, limit: Duration) -> Router<AppState> {
+    routes.layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(
+                move |_: axum::BoxError| async move { timed_out(limit) },
+            ))
+            .timeout(limit),
+    )
+}
+
+fn timed_out(limit: Duration) -> AppError {
+    AppError::Busy {
+        message: Message::new(
+            format!(
+                "la requête a dépassé {} s : réessayez (rien n'a été enregistré à moitié)",
+                limit.as_secs_f64()
+            ),
+            format!(
+                "the request took over {} s: try again (nothing was stored halfway)",
+                limit.as_secs_f64()
+            ),
+        ),
+        retry_after: Duration::from_secs(5),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

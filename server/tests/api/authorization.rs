@@ -200,9 +200,15 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
         .collect();
     assert_eq!(rows.len(), MATRIX.len(), "a route has two rows");
     let missing: Vec<_> = documented.difference(&rows).collect();
-    assert!(missing.is_empty(), "no row in the authorisation matrix for {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "no row in the authorisation matrix for {missing:?}"
+    );
     let extra: Vec<_> = rows.difference(&documented).collect();
-    assert!(extra.is_empty(), "in the matrix but not in the API: {extra:?}");
+    assert!(
+        extra.is_empty(),
+        "in the matrix but not in the API: {extra:?}"
+    );
 
     let callers = [
         (Admin, admin.as_str()),

@@ -480,3 +480,53 @@ async fn analysts_get_a_coarse_location_and_never_a_personal_photo_or_its_hash()
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn exports_that_nobody_reads_cannot_starve_sync_and_one_too_many_is_a_503() {
+    use tower::ServiceExt;
+    let (ctx, coord, _device, token) = Ctx::with_device().await;
+    // Enough rows that an unread export fills its buffers and keeps its cursor open.
+    for _ in 0..3 {
+        let batch = (0..500).map(|_| response(besoins_answers())).collect();
+        let res = results(&ctx.push(&token, batch).await);
+        assert!(res.iter().all(|r| r["status"] == "accepted"));
+    }
+    let url = "/api/v1/questionnaires/besoins-formation/responses.ndjson";
+    let start = || {
+        let request = axum::http::Request::builder()
+            .uri(url)
+            .header("authorization", format!("Bearer {coord}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        ctx.app.clone().oneshot(request)
+    };
+    // The test pool has 8 connections: exports get a quarter, 2. Two clients start an
+    // export and stop reading.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let r = start().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        held.push(r);
+    }
+    let r = ctx.get(url, &coord).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(r.json()["message_en"]
+        .as_str()
+        .unwrap()
+        .contains("too many exports"));
+    // Phones still sync.
+    let res = results(&ctx.push(&token, vec![response(besoins_answers())]).await);
+    assert_eq!(res[0]["status"], "accepted");
+    // One reader goes away: its share comes back.
+    drop(held.pop());
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..100 {
+        status = ctx.get(url, &coord).await.status;
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, StatusCode::OK);
+}

@@ -392,3 +392,40 @@ async fn a_device_sends_its_own_responses_or_its_interviewers_never_another_inte
     assert_eq!(lines[1]["device_id"], sibling);
     assert_eq!(lines[1]["sender_device_id"], json!(device));
 }
+
+#[tokio::test]
+async fn a_push_that_never_finishes_arriving_is_cut_off_with_a_503_and_retry_after() {
+    use futures::StreamExt;
+    use tower::ServiceExt;
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let mut state = parole_server::AppState::new(ctx.db.pool.clone());
+    state.time_limits.upload = std::time::Duration::from_millis(300);
+    let app = parole_server::router(state);
+    // A body that starts and then never sends another byte (a phone in a lift).
+    let body = axum::body::Body::from_stream(
+        futures::stream::once(async {
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"responses\": ["))
+        })
+        .chain(futures::stream::pending()),
+    );
+    let request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/sync/responses")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap();
+    let r = app.oneshot(request).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().contains_key("retry-after"));
+    let bytes = http_body_util::BodyExt::collect(r.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(
+        v["message_en"].as_str().unwrap().contains("try again"),
+        "{v}"
+    );
+    assert_eq!(stored_count(&ctx).await, 0);
+}
