@@ -544,6 +544,9 @@ pub struct Plan {
     pub version: Option<i32>,
     /// Only the responses with `seq > after`.
     pub after: i64,
+    /// Only the responses with `seq <= until`: every response under it is committed (see
+    /// [`db::committed_horizon`]).
+    pub until: i64,
     pub format: Format,
     /// The CSV columns ([`union_of`] the exported versions; unused for NDJSON).
     pub columns: Vec<Column>,
@@ -610,6 +613,7 @@ pub fn stream(
             plan.questionnaire_id,
             plan.version,
             plan.after,
+            plan.until,
             plan.personal == PersonalData::Include,
         );
         // Batch small rows into chunks of about 64 KiB.

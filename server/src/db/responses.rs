@@ -51,6 +51,11 @@ pub async fn insert_responses(
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
     let mut outcome = InsertOutcome::default();
     if !rows.is_empty() {
+        // Shared with every other ingest, until the commit: see `committed_horizon`.
+        sqlx::query("select pg_advisory_xact_lock_shared($1)")
+            .bind(INGEST_LOCK)
+            .execute(&mut *tx)
+            .await?;
         let n = rows.len();
         let mut ids = Vec::with_capacity(n);
         let mut qids = Vec::with_capacity(n);
@@ -160,6 +165,28 @@ pub async fn insert_responses(
     Ok(outcome)
 }
 
+/// The advisory lock ingest transactions hold shared from their insert to their commit.
+const INGEST_LOCK: i64 = 0x7061_726f_6c65_0001;
+
+/// The highest `seq` below which every response is committed: no response not yet visible
+/// will ever get a `seq` at or under it. Sequence numbers are drawn at insert time, but
+/// batches commit in any order, so a cursor past the highest *visible* `seq` could skip a
+/// batch that drew lower numbers and committed later. Taking the ingest lock exclusively for
+/// an instant waits for the batches in flight (each holds it shared until its commit); every
+/// batch after draws higher numbers.
+pub async fn committed_horizon(pool: &PgPool) -> Result<i64> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(INGEST_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let horizon: i64 = sqlx::query_scalar("select coalesce(max(seq), 0) from response")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(horizon)
+}
+
 /// One stored response, as the exports write it.
 #[derive(Debug, Clone, FromRow)]
 pub struct ExportRow {
@@ -182,7 +209,9 @@ pub struct ExportRow {
 }
 
 /// The responses to a questionnaire in `seq` order, streamed (constant memory), optionally
-/// one version only and only those with `seq > after`; each with the photos it names that
+/// one version only and only those with `after < seq <= until` (`until` from
+/// [`committed_horizon`], so that a client resuming after the last `seq` it got misses
+/// nothing); each with the photos it names that
 /// are still missing (an index lookup per row, on `response_photo`'s primary key), those
 /// answering personal questions only when `personal_photos`.
 pub fn export_rows<'a>(
@@ -190,6 +219,7 @@ pub fn export_rows<'a>(
     questionnaire_id: i64,
     version: Option<i32>,
     after: i64,
+    until: i64,
     personal_photos: bool,
 ) -> BoxStream<'a, Result<ExportRow, sqlx::Error>> {
     sqlx::query_as(
@@ -203,11 +233,13 @@ pub fn export_rows<'a>(
                       order by 1) as photos_missing
          from response r
          where questionnaire_id = $1 and ($2::int is null or version = $2) and seq > $3
+           and seq <= $5
          order by seq",
     )
     .bind(questionnaire_id)
     .bind(version)
     .bind(after)
     .bind(personal_photos)
+    .bind(until)
     .fetch(pool)
 }

@@ -107,6 +107,7 @@ async fn export_response(
         export::Format::Ndjson => ("application/x-ndjson", "ndjson"),
         export::Format::Csv => ("text/csv; charset=utf-8", "csv"),
     };
+    let until = db::committed_horizon(&state.pool).await?;
     let body = Body::from_stream(export::stream(
         state.pool.clone(),
         export::Plan {
@@ -114,6 +115,7 @@ async fn export_response(
             questionnaire_id: id,
             version,
             after: params.after.unwrap_or(0),
+            until,
             format,
             columns,
             personal,

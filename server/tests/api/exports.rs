@@ -530,3 +530,59 @@ async fn exports_that_nobody_reads_cannot_starve_sync_and_one_too_many_is_a_503(
     }
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_incremental_export_polled_during_concurrent_pushes_misses_nothing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (ctx, coord, _device, token) = Ctx::with_device().await;
+    let done = AtomicBool::new(false);
+    let pusher = || async {
+        for _ in 0..10 {
+            let batch = (0..20).map(|_| response(besoins_answers())).collect();
+            let res = results(&ctx.push(&token, batch).await);
+            assert!(res.iter().all(|r| r["status"] == "accepted"));
+        }
+    };
+    let pushers = async {
+        futures::future::join_all((0..4).map(|_| pusher())).await;
+        done.store(true, Ordering::SeqCst);
+    };
+    // A client polling `after=` the last `seq` it got, as the pushes go on.
+    let poller = async {
+        let (mut after, mut seen) = (0i64, Vec::new());
+        loop {
+            let finished = done.load(Ordering::SeqCst);
+            let url =
+                format!("/api/v1/questionnaires/besoins-formation/responses.ndjson?after={after}");
+            let r = ctx.get(&url, &coord).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            for line in r.text().lines() {
+                let v: Value = serde_json::from_str(line).unwrap();
+                assert!(v["seq"].as_i64().unwrap() > after);
+                after = v["seq"].as_i64().unwrap();
+                seen.push(v["id"].as_str().unwrap().to_string());
+            }
+            if finished {
+                return seen;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let ((), seen) = tokio::join!(pushers, poller);
+    let full: Vec<String> = ndjson_export(&ctx, "besoins-formation", &coord)
+        .await
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(full.len(), 800);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), seen.len(), "an id was handed out twice");
+    let skipped = full.iter().filter(|id| !seen.contains(id)).count();
+    assert_eq!(skipped, 0, "responses the polls skipped for good");
+    assert!(
+        seen == full,
+        "the polls, end to end, are the full export in order"
+    );
+}
