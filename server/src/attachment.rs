@@ -73,6 +73,30 @@ impl std::fmt::Display for AttachmentName {
     }
 }
 
+/// The most photos a device may have sent that no response names yet, and their bytes.
+/// Past it an upload is 429: the phone then pushes its responses (which name its photos,
+/// so they no longer count) and sends the rest at its next sync.
+pub const MAX_UNNAMED_PHOTOS: i64 = 200;
+pub const MAX_UNNAMED_BYTES: i64 = 500 * 1024 * 1024;
+
+/// How long a photo no response names is kept: its response may still be on a phone with
+/// no network.
+pub const UNNAMED_GRACE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 60 * 60);
+
+/// Removes, every hour, the photos no response has named for [`UNNAMED_GRACE`]; runs until
+/// the process ends.
+pub async fn clean_up_unnamed(pool: sqlx::PgPool) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60 * 60));
+    loop {
+        every.tick().await;
+        match crate::db::delete_unnamed_older_than(&pool, UNNAMED_GRACE).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "photos no response named, removed"),
+            Err(e) => tracing::warn!(error = %e, "cleaning up unnamed photos"),
+        }
+    }
+}
+
 fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()

@@ -52,6 +52,12 @@ pub enum AppError {
     /// 429: too many failed attempts; try again after `retry_after`.
     #[error("trop de tentatives / too many attempts")]
     TooManyAttempts { retry_after: std::time::Duration },
+    /// 429: a quota is reached for now (the message says which and what to do first).
+    #[error("{message}")]
+    QuotaExceeded {
+        message: Message,
+        retry_after: std::time::Duration,
+    },
     /// 503: too busy for now (every database connection in use, or the exports' share of
     /// them); try again after `retry_after`.
     #[error("{message}")]
@@ -82,7 +88,9 @@ impl AppError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyAttempts { .. } | AppError::QuotaExceeded { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,7 +105,8 @@ impl AppError {
             | AppError::NotFound(m)
             | AppError::Conflict(m)
             | AppError::Invalid { message: m, .. }
-            | AppError::Busy { message: m, .. } => m.clone(),
+            | AppError::Busy { message: m, .. }
+            | AppError::QuotaExceeded { message: m, .. } => m.clone(),
             AppError::Forbidden => Message::new(
                 "accès refusé : ce rôle ne permet pas cette action",
                 "forbidden: your role does not allow this",
@@ -191,9 +200,9 @@ impl IntoResponse for AppError {
         let status = self.status_code();
         let message = self.message();
         let retry_after = match &self {
-            AppError::TooManyAttempts { retry_after } | AppError::Busy { retry_after, .. } => {
-                Some(retry_seconds(*retry_after))
-            }
+            AppError::TooManyAttempts { retry_after }
+            | AppError::Busy { retry_after, .. }
+            | AppError::QuotaExceeded { retry_after, .. } => Some(retry_seconds(*retry_after)),
             _ => None,
         };
         let (errors, limits) = match self {

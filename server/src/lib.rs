@@ -214,6 +214,7 @@ async fn run_with(opts: &ServeOptions, url: &str) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", opts.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "Parole listening");
 
+    let cleanup = tokio::spawn(attachment::clean_up_unnamed(pool.clone()));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let server = serve(listener, pool.clone(), async move {
         let mut rx = rx;
@@ -234,6 +235,7 @@ async fn run_with(opts: &ServeOptions, url: &str) -> anyhow::Result<()> {
             }
         }
     };
+    cleanup.abort();
     pool.close().await;
     result
 }

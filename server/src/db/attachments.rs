@@ -78,3 +78,30 @@ pub async fn attachment_open_to_analysts(pool: &PgPool, sha256: &str) -> Result<
     .await?;
     Ok(named && !personal)
 }
+
+/// The photos `device` sent that no response names yet: how many, and their bytes.
+pub async fn unnamed_by_device(pool: &PgPool, device: Uuid) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "select count(*), coalesce(sum(a.size), 0)::bigint
+         from attachment a
+         where a.device_id = $1
+           and not exists (select 1 from response_photo p where p.sha256 = a.sha256)",
+    )
+    .bind(device)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Deletes the photos that no response names and that arrived over `grace` ago; returns
+/// how many went.
+pub async fn delete_unnamed_older_than(pool: &PgPool, grace: std::time::Duration) -> Result<u64> {
+    let done = sqlx::query(
+        "delete from attachment a
+         where a.created_at < now() - make_interval(secs => $1)
+           and not exists (select 1 from response_photo p where p.sha256 = a.sha256)",
+    )
+    .bind(grace.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

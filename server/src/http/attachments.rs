@@ -44,6 +44,42 @@ async fn closed_to_analysts(state: &AppState, name: &AttachmentName) -> Result<(
     }
 }
 
+/// A new photo may not take a device past its quota of photos no response names
+/// ([`attachment::MAX_UNNAMED_PHOTOS`], [`attachment::MAX_UNNAMED_BYTES`]); one the server
+/// already holds costs nothing.
+async fn within_quota(
+    state: &AppState,
+    device: uuid::Uuid,
+    name: &AttachmentName,
+    size: usize,
+) -> Result<(), AppError> {
+    if db::attachment_meta(&state.pool, name.hex())
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let (count, bytes) = db::unnamed_by_device(&state.pool, device).await?;
+    if count < attachment::MAX_UNNAMED_PHOTOS
+        && bytes + size as i64 <= attachment::MAX_UNNAMED_BYTES
+    {
+        return Ok(());
+    }
+    Err(AppError::QuotaExceeded {
+        message: Message::new(
+            format!(
+                "cet appareil a déjà envoyé {count} photos qu'aucune réponse ne nomme encore : \
+                 envoyez d'abord les réponses, les autres photos suivront"
+            ),
+            format!(
+                "this device already sent {count} photos that no response names yet: send the \
+                 responses first, the other photos will follow"
+            ),
+        ),
+        retry_after: std::time::Duration::from_secs(60),
+    })
+}
+
 /// `PUT /api/v1/attachments/sha256:{hex}` (device): stores the body under its SHA-256 after
 /// checking it is the one named. 201 when stored, 200 when already held (nothing changes).
 async fn put_attachment(
@@ -78,6 +114,7 @@ async fn put_attachment(
             ),
         ));
     }
+    within_quota(&state, device, &name, bytes.len()).await?;
     let created =
         db::insert_attachment(&state.pool, name.hex(), &media_type, &bytes, device).await?;
     let status = if created {

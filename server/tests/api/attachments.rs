@@ -432,3 +432,58 @@ async fn a_response_naming_no_photo_is_complete_and_a_held_photo_is_never_missin
     let v: Value = serde_json::from_str(r.text().lines().next().unwrap()).unwrap();
     assert_eq!(v["photos_missing"], json!([]));
 }
+
+#[tokio::test]
+async fn a_device_has_a_quota_of_photos_no_response_names_and_old_ones_are_removed() {
+    use parole_server::attachment::{MAX_UNNAMED_PHOTOS, UNNAMED_GRACE};
+    let (ctx, coord, _device, token) = Ctx::with_device().await;
+    ctx.publish(&coord, "releve", releve()).await;
+    let photos: Vec<Vec<u8>> = (0..=MAX_UNNAMED_PHOTOS)
+        .map(|i| format!("photo {i}").into_bytes())
+        .collect();
+    for bytes in &photos[..MAX_UNNAMED_PHOTOS as usize] {
+        let r = put(&ctx, &token, &name_of(bytes), bytes.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    // One more is held back until responses name some of them.
+    let last = photos.last().unwrap();
+    let r = put(&ctx, &token, &name_of(last), last.clone()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(r.json()["message_en"]
+        .as_str()
+        .unwrap()
+        .contains("send the responses first"));
+    // Sending one already held changes nothing and costs nothing.
+    let r = put(&ctx, &token, &name_of(&photos[0]), photos[0].clone()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    // A response names the first photo: room for one more.
+    let pushed = results(
+        &ctx.push(
+            &token,
+            vec![releve_response(json!({"facade": name_of(&photos[0])}))],
+        )
+        .await,
+    );
+    assert_eq!(pushed[0]["status"], "accepted");
+    let r = put(&ctx, &token, &name_of(last), last.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+
+    // A month on, the photos no response names are removed; the named one stays.
+    sqlx::query("update attachment set created_at = now() - interval '31 days'")
+        .execute(&ctx.db.pool)
+        .await
+        .unwrap();
+    let removed = parole_server::db::delete_unnamed_older_than(&ctx.db.pool, UNNAMED_GRACE)
+        .await
+        .unwrap();
+    assert_eq!(removed, MAX_UNNAMED_PHOTOS as u64);
+    assert_eq!(
+        head(&ctx, &coord, &name_of(&photos[0])).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        head(&ctx, &coord, &name_of(last)).await,
+        StatusCode::NOT_FOUND
+    );
+}
