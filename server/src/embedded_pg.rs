@@ -414,6 +414,19 @@ impl EmbeddedPg {
         self.pid.as_raw() as u32
     }
 
+    /// Waits until PostgreSQL exits on its own (a crash, a kill): its exit status, or the
+    /// error waiting for it. Cancel-safe: dropping the future keeps the process watched, and
+    /// [`Self::stop`] still works.
+    pub async fn wait_exit(&mut self) -> io::Result<ExitStatus> {
+        let slot = self.exited.get_mut().unwrap_or_else(|e| e.into_inner());
+        let Some(rx) = slot.as_mut() else {
+            return Err(io::Error::other("already exited"));
+        };
+        let status = rx.await;
+        *slot = None;
+        status.unwrap_or_else(|_| Err(io::Error::other("the watching thread vanished")))
+    }
+
     /// Stops PostgreSQL (fast shutdown: SIGINT) and waits for it to exit.
     pub async fn stop(self) -> Result<(), EmbeddedPgError> {
         let rx = self.exited.lock().unwrap_or_else(|e| e.into_inner()).take();

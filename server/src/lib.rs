@@ -57,6 +57,38 @@ pub struct AppState {
     pub exports: Arc<tokio::sync::Semaphore>,
     /// How long a request may take, by kind.
     pub time_limits: http::TimeLimits,
+    /// The embedded PostgreSQL's restarts, for `/readyz`.
+    pub database: Arc<DatabaseHealth>,
+}
+
+/// What `/readyz` says of the embedded PostgreSQL beyond answering a query: whether it is
+/// being restarted, and how often it was.
+#[derive(Debug, Default)]
+pub struct DatabaseHealth {
+    restarts: std::sync::atomic::AtomicU32,
+    down_since: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+}
+
+impl DatabaseHealth {
+    fn went_down(&self) {
+        *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(chrono::Utc::now());
+    }
+
+    fn came_back(&self) {
+        self.restarts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// How many times the embedded PostgreSQL was restarted since start-up.
+    pub fn restarts(&self) -> u32 {
+        self.restarts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Since when it is down and being restarted, if it is.
+    pub fn down_since(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        *self.down_since.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Where the phone app's files are when `PAROLE_WEB_DIR` is not set: the repository's
@@ -79,6 +111,7 @@ impl AppState {
             throttles: Arc::new(throttle::Throttles::default()),
             exports: Arc::new(tokio::sync::Semaphore::new((pool_size / 4).max(1) as usize)),
             time_limits: http::TimeLimits::default(),
+            database: Arc::new(DatabaseHealth::default()),
         }
     }
 
@@ -96,7 +129,15 @@ pub async fn serve(
     pool: PgPool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = AppState::new(pool);
+    serve_state(listener, AppState::new(pool), shutdown).await
+}
+
+/// [`serve`] with a given state.
+pub async fn serve_state(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     if !state.web_dir.join("index.html").is_file() {
         tracing::warn!(
             web_dir = %state.web_dir.display(),
@@ -188,8 +229,23 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             url
         }
     };
-    let result = run_with(&opts, &url).await;
-    if let Some(pg) = embedded {
+    let health = Arc::new(DatabaseHealth::default());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let supervisor = embedded.map(|pg| {
+        tokio::spawn(supervise(
+            pg,
+            opts.data_dir.clone(),
+            health.clone(),
+            stop_rx,
+        ))
+    });
+    let result = run_with(&opts, &url, health).await;
+    let _ = stop_tx.send(true);
+    let stopped = match supervisor {
+        Some(task) => task.await.ok().flatten(),
+        None => None,
+    };
+    if let Some(pg) = stopped {
         if let Err(e) = pg.stop().await {
             tracing::error!(error = %e, "stopping PostgreSQL");
         } else {
@@ -199,7 +255,59 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     result
 }
 
-async fn run_with(opts: &ServeOptions, url: &str) -> anyhow::Result<()> {
+/// Watches the embedded PostgreSQL and restarts it when it exits on its own, with a back-off
+/// (1 s, doubling, at most a minute), saying so in the log and in `/readyz`. Returns it
+/// once `stop` says so, for the caller to stop.
+async fn supervise(
+    mut pg: embedded_pg::EmbeddedPg,
+    data_dir: PathBuf,
+    health: Arc<DatabaseHealth>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<embedded_pg::EmbeddedPg> {
+    loop {
+        tokio::select! {
+            status = pg.wait_exit() => {
+                health.went_down();
+                tracing::error!(?status, "the embedded PostgreSQL exited: restarting it");
+            }
+            _ = stop.wait_for(|s| *s) => return Some(pg),
+        }
+        let mut delay = Duration::from_secs(1);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop.wait_for(|s| *s) => return None,
+            }
+            match embedded_pg::EmbeddedPg::start(&data_dir, embedded_pg::PgOptions::default()).await
+            {
+                Ok(new) => {
+                    if new.socket_dir() != pg.socket_dir() {
+                        tracing::error!(
+                            "the restarted PostgreSQL listens on another socket: restart Parole"
+                        );
+                    }
+                    pg = new;
+                    health.came_back();
+                    tracing::warn!(
+                        restarts = health.restarts(),
+                        "the embedded PostgreSQL was restarted"
+                    );
+                    break;
+                }
+                Err(e) => {
+                    delay = (delay * 2).min(Duration::from_secs(60));
+                    tracing::error!(error = %e, retry_in = ?delay, "restarting the embedded PostgreSQL");
+                }
+            }
+        }
+    }
+}
+
+async fn run_with(
+    opts: &ServeOptions,
+    url: &str,
+    health: Arc<DatabaseHealth>,
+) -> anyhow::Result<()> {
     let pool = db::connect(url).await.context("connecting to PostgreSQL")?;
     db::migrate(&pool).await.context("running migrations")?;
     let password = std::env::var("PAROLE_ADMIN_PASSWORD").ok();
@@ -216,7 +324,9 @@ async fn run_with(opts: &ServeOptions, url: &str) -> anyhow::Result<()> {
 
     let cleanup = tokio::spawn(attachment::clean_up_unnamed(pool.clone()));
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let server = serve(listener, pool.clone(), async move {
+    let mut state = AppState::new(pool.clone());
+    state.database = health;
+    let server = serve_state(listener, state, async move {
         let mut rx = rx;
         let _ = rx.wait_for(|stop| *stop).await;
     });

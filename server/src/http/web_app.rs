@@ -34,10 +34,30 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// `ok` when the database answers (with the embedded PostgreSQL's restarts, if any), else
+/// 503 (saying since when it is being restarted, if it is).
 async fn readyz(State(state): State<AppState>) -> Response {
+    let health = &state.database;
+    let restarts = match health.restarts() {
+        0 => String::new(),
+        n => format!(" (PostgreSQL redémarré {n} fois / restarted {n} times)"),
+    };
     match tokio::time::timeout(Duration::from_secs(3), db::ping(&state.pool)).await {
-        Ok(Ok(())) => (StatusCode::OK, "ok").into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+        Ok(Ok(())) => (StatusCode::OK, format!("ok{restarts}")).into_response(),
+        _ => {
+            let down = health
+                .down_since()
+                .map(|t| {
+                    let t = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                    format!(" (PostgreSQL arrêté depuis {t}, redémarrage en cours / down since {t}, restarting)")
+                })
+                .unwrap_or_default();
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("database unavailable{down}{restarts}"),
+            )
+                .into_response()
+        }
     }
 }
 

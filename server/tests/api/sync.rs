@@ -429,3 +429,83 @@ async fn a_push_that_never_finishes_arriving_is_cut_off_with_a_503_and_retry_aft
     );
     assert_eq!(stored_count(&ctx).await, 0);
 }
+
+#[tokio::test]
+async fn any_batch_gets_one_result_per_item_in_order_and_stores_exactly_the_valid_ones() {
+    use rand::{Rng, SeedableRng};
+    let (ctx, _coord, _device, token) = Ctx::with_device().await;
+    let mut held: std::collections::HashMap<String, String> = Default::default();
+    for seed in 0..12u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut items: Vec<Value> = Vec::new();
+        let mut expect_valid: Vec<bool> = Vec::new();
+        for _ in 0..rng.gen_range(1..40) {
+            let mut item = response(besoins_answers());
+            let valid = match rng.gen_range(0..9) {
+                0 => {
+                    item["answers"]["conseil"] = json!("atlantis");
+                    false
+                }
+                1 => {
+                    item["answers"]["remarques"] = json!("fin\u{0}");
+                    false
+                }
+                2 => {
+                    item["questionnaire"] = json!("inconnu");
+                    false
+                }
+                3 => {
+                    item["version"] = json!("un");
+                    false
+                }
+                4 => {
+                    item = json!(rng.gen::<u32>());
+                    false
+                }
+                5 if !items.is_empty() => {
+                    // The same response again in the batch (a retry).
+                    let i = rng.gen_range(0..items.len());
+                    item = items[i].clone();
+                    expect_valid[i]
+                }
+                _ => true,
+            };
+            items.push(item);
+            expect_valid.push(valid);
+        }
+        let before = stored_count(&ctx).await;
+        let res = results(&ctx.push(&token, items.clone()).await);
+        assert_eq!(res.len(), items.len(), "seed {seed}: one result per item");
+        let mut new_ids = std::collections::HashSet::new();
+        for (i, (item, r)) in items.iter().zip(&res).enumerate() {
+            let status = r["status"].as_str().unwrap();
+            if let Some(id) = item.get("id") {
+                assert_eq!(
+                    &r["id"], id,
+                    "seed {seed}, item {i}: results in request order"
+                );
+            }
+            if expect_valid[i] {
+                assert!(
+                    status == "accepted" || status == "duplicate",
+                    "seed {seed}, item {i}: {r}"
+                );
+                let id = item["id"].as_str().unwrap().to_string();
+                let hash = r["content_hash"].as_str().unwrap().to_string();
+                if status == "accepted" {
+                    assert!(new_ids.insert(id.clone()), "seed {seed}: accepted twice");
+                }
+                assert_eq!(held.entry(id).or_insert(hash.clone()), &hash);
+            } else {
+                assert_eq!(status, "rejected", "seed {seed}, item {i}: {r}");
+                assert!(!r["errors"].as_array().unwrap().is_empty());
+            }
+        }
+        assert_eq!(
+            stored_count(&ctx).await - before,
+            new_ids.len() as i64,
+            "seed {seed}: exactly the new valid responses are stored"
+        );
+    }
+    assert_eq!(stored_count(&ctx).await, held.len() as i64);
+}
