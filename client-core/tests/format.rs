@@ -373,6 +373,41 @@ fn each_broken_document_is_refused_at_the_right_place() {
 }
 
 #[test]
+fn the_presentation_hints_are_accepted_and_checked() {
+    let hinted = with(|d| {
+        d["x-layout"] = json!("sections");
+        d["properties"]["quartier_autre"]["x-error-message"] = json!("Donnez le nom du quartier.");
+        d["properties"]["quartier_autre"]["x-i18n"] =
+            json!({"en": {"title": "Which one?", "error_message": "Name the neighbourhood."}});
+        d["properties"]["position"] = json!({
+            "type": "object", "x-widget": "geopoint", "title": "Où ?", "x-accuracy-m": 25,
+            "additionalProperties": false,
+            "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}},
+            "required": ["lat", "lon"]
+        });
+    });
+    assert!(
+        Questionnaire::parse(&hinted).is_ok(),
+        "{:?}",
+        Questionnaire::parse(&hinted).err()
+    );
+    for (broken, path) in [
+        (with(|d| d["x-layout"] = json!("carousel")), "/x-layout"),
+        (
+            with(|d| d["properties"]["quartier_autre"]["x-error-message"] = json!(12)),
+            "/properties/quartier_autre/x-error-message",
+        ),
+        (
+            with(|d| d["properties"]["quartier"]["x-accuracy-m"] = json!(-5)),
+            "/properties/quartier/x-accuracy-m",
+        ),
+    ] {
+        let errors = refusal(&broken);
+        assert!(errors.iter().any(|e| e.path == path), "{path}: {errors:#?}");
+    }
+}
+
+#[test]
 fn a_document_with_several_faults_lists_them_all_in_document_order() {
     let document = with(|d| {
         d["$schema"] = json!("http://json-schema.org/draft-07/schema#");
