@@ -226,4 +226,13 @@ async fn a_newcomer_publishes_enrols_fills_syncs_and_exports_with_the_cli() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("autorisé"), "{stderr}");
+
+    // Every staff command logged out when it was done: no staff session is left open.
+    let open: i64 = sqlx::query_scalar(
+        "select count(*) from token where user_id is not null and revoked_at is null",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(open, 0, "staff sessions left open by the CLI");
 }

@@ -250,8 +250,10 @@ pub async fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<ExitCode> {
             &args.output,
             |n| pb.set_position(n),
         )
-        .await
-        .with_context(|| format!("export de {}", args.questionnaire))?;
+        .await;
+    // The session ends with the command, whether the export worked or not.
+    let _ = api.staff(&args.server, &login.token).logout().await;
+    let bytes = bytes.with_context(|| format!("export de {}", args.questionnaire))?;
     pb.finish_and_clear();
     println!(
         "{} {} ({bytes} {})",
