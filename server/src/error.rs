@@ -247,11 +247,16 @@ fn retry_seconds(d: std::time::Duration) -> u64 {
 
 /// A JSON syntax error with its line and column, as a 400.
 pub fn json_syntax_error(e: &serde_json::Error) -> AppError {
+    AppError::BadRequest(json_syntax_message(e))
+}
+
+/// What is wrong with malformed JSON: its line and column, in both languages.
+pub fn json_syntax_message(e: &serde_json::Error) -> Message {
     let (line, col) = (e.line(), e.column());
-    AppError::BadRequest(Message::new(
+    Message::new(
         format!("JSON mal formé, ligne {line}, colonne {col} : {e}"),
         format!("malformed JSON at line {line}, column {col}: {e}"),
-    ))
+    )
 }
 
 /// Refuses a request body holding a NUL character (U+0000) in any string or key: PostgreSQL

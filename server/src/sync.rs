@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use crate::db::{self, DbError, NewResponse};
 use crate::domain::Slug;
-use crate::error::from_value_with_path;
+use crate::error::{from_value_with_path, json_syntax_message};
 
 /// Parsed published versions, by `(slug, version)`, each compiled once.
 #[derive(Default)]
@@ -225,13 +225,8 @@ struct Batch {
 /// 1. The body as JSON (malformed → 400 with line and column), then each item on its own,
 ///    so that one wrongly typed item is `rejected` while the others go on.
 fn parse(body: &[u8]) -> Result<Batch, PushError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        let (line, col) = (e.line(), e.column());
-        PushError::Malformed(Message::new(
-            format!("JSON mal formé, ligne {line}, colonne {col} : {e}"),
-            format!("malformed JSON at line {line}, column {col}: {e}"),
-        ))
-    })?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| PushError::Malformed(json_syntax_message(&e)))?;
     let Value::Object(mut root) = value else {
         return Err(PushError::Malformed(Message::new(
             "le corps doit être un objet {\"responses\": […]}",
