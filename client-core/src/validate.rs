@@ -853,20 +853,26 @@ const MAX_ERRORS_READ: usize = 1000;
 /// shown as U+FFFD in the pointer. (A lone surrogate cannot reach here: JSON parsing refuses
 /// it, and the browser turns it into U+FFFD on the way into the client.)
 pub fn nul_characters(value: &Value, path: &str, out: &mut Vec<String>) {
+    strings_containing(value, '\0', path, out)
+}
+
+/// The JSON pointers of the strings and keys in `value` that hold `c` (a key holding it is
+/// shown with U+FFFD in its place); `path` is `value`'s own pointer.
+pub fn strings_containing(value: &Value, c: char, path: &str, out: &mut Vec<String>) {
     match value {
-        Value::String(s) if s.contains('\0') => out.push(path.to_string()),
+        Value::String(s) if s.contains(c) => out.push(path.to_string()),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                nul_characters(item, &format!("{path}/{i}"), out);
+                strings_containing(item, c, &format!("{path}/{i}"), out);
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                let at = push_token(path, &k.replace('\0', "\u{fffd}"));
-                if k.contains('\0') {
+                let at = push_token(path, &k.replace(c, "\u{fffd}"));
+                if k.contains(c) {
                     out.push(at);
                 } else {
-                    nul_characters(v, &at, out);
+                    strings_containing(v, c, &at, out);
                 }
             }
         }

@@ -172,6 +172,17 @@ impl AppError {
         }
     }
 
+    /// The database cannot be reached for now (restarting, stopped): try again shortly.
+    pub fn unavailable() -> Self {
+        AppError::Busy {
+            message: Message::new(
+                "la base de données est momentanément indisponible : réessayez dans quelques secondes (rien n'est perdu)",
+                "the database is unavailable for a moment: try again in a few seconds (nothing is lost)",
+            ),
+            retry_after: std::time::Duration::from_secs(5),
+        }
+    }
+
     pub fn not_found() -> Self {
         AppError::NotFound(Message::new("introuvable", "not found"))
     }
@@ -190,6 +201,7 @@ impl From<DbError> for AppError {
                 format!("already exists ({c})"),
             )),
             DbError::Busy => AppError::busy(),
+            DbError::Unavailable => AppError::unavailable(),
             DbError::Other(e) => AppError::Internal(e.into()),
         }
     }

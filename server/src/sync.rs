@@ -1,8 +1,8 @@
 //! Receiving responses exactly once: `POST /api/v1/sync/responses`.
 //!
 //! The body is parsed as JSON first (malformed → 400 with line and column), then each item
-//! on its own into a `WireResponse`, so one wrongly typed item is `rejected` (naming the
-//! field) while the others are processed. Each response is validated against the EXACT
+//! on its own into a `WireResponse`, so one wrongly typed item, or one holding a lone UTF-16
+//! surrogate escape, is `rejected` (naming the field) while the others are processed. Each response is validated against the EXACT
 //! version it names; the parsed questionnaires are cached by `(slug, version)` (published
 //! versions are immutable). The batch is stored in ONE transaction with `insert … on
 //! conflict (id) do nothing`, then the held hashes are looked up: `accepted`, `duplicate`
@@ -23,6 +23,7 @@ use parole_client::api::{
 };
 use parole_client::i18n::Message;
 use parole_client::{ContentHash, Questionnaire, ResponseId, ValidationError};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -214,6 +215,50 @@ pub async fn push(
     Ok(receipts(items, &outcome))
 }
 
+/// Parses a push body and validates each item against `questionnaires` (slug, version,
+/// parsed document), without the database and as if every item came from `sender`: the
+/// entry point of the fuzz target `push` (`fuzz/`). One `true` (valid) or `false` (rejected)
+/// per item, in order, or why the whole body is refused.
+pub fn check_offline(
+    body: &[u8],
+    sender: Uuid,
+    questionnaires: &[(&str, i32, Arc<Questionnaire>)],
+) -> Result<Vec<bool>, PushError> {
+    let batch = parse(body)?;
+    let resolved = batch
+        .items
+        .iter()
+        .filter_map(|w| w.as_ref().ok())
+        .map(|w| {
+            let key = (w.questionnaire.clone(), w.version);
+            let found = questionnaires
+                .iter()
+                .find(|(slug, version, _)| (*slug, *version) == (key.0.as_str(), key.1));
+            let resolved = match found {
+                Some((_, _, q)) => Resolved::Found(Cached {
+                    questionnaire_id: 1,
+                    questionnaire: q.clone(),
+                }),
+                None => Resolved::UnknownQuestionnaire,
+            };
+            (key, resolved)
+        })
+        .collect();
+    let versions = Versions {
+        resolved,
+        retired: HashMap::new(),
+        makers: HashSet::from([sender]),
+    };
+    Ok(batch
+        .items
+        .into_iter()
+        .map(|w| match w {
+            Err(_) => false,
+            Ok(w) => matches!(validate_one(w, sender, &versions), Item::Valid { .. }),
+        })
+        .collect())
+}
+
 /// A push's body, each item read on its own.
 struct Batch {
     /// Each item as a `WireResponse`, or rejected already (naming the field).
@@ -222,34 +267,65 @@ struct Batch {
     device_state: Option<Value>,
 }
 
+/// The push body's two fields, each kept as its JSON text to be read on its own.
+#[derive(serde::Deserialize)]
+struct RawBody<'a> {
+    #[serde(borrow, default)]
+    responses: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    device_state: Option<&'a RawValue>,
+}
+
 /// 1. The body as JSON (malformed → 400 with line and column), then each item on its own,
-///    so that one wrongly typed item is `rejected` while the others go on.
+///    so that one wrongly typed item, or one holding what is not text (a lone UTF-16
+///    surrogate escape such as `"\ud800"`), is `rejected` while the others go on.
 fn parse(body: &[u8]) -> Result<Batch, PushError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| PushError::Malformed(json_syntax_message(&e)))?;
-    let Value::Object(mut root) = value else {
-        return Err(PushError::Malformed(Message::new(
+    let not_an_object = || {
+        PushError::Malformed(Message::new(
             "le corps doit être un objet {\"responses\": […]}",
             "the body must be an object {\"responses\": […]}",
-        )));
+        ))
     };
-    let items = match root.remove("responses") {
-        Some(Value::Array(items)) => items,
-        _ => {
-            return Err(PushError::Invalid(error(
+    let root: RawBody = serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            not_an_object()
+        } else {
+            PushError::Malformed(json_syntax_message(&e))
+        }
+    })?;
+    // A derived struct also reads a JSON array.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(not_an_object());
+    }
+    let items: Vec<&RawValue> = root
+        .responses
+        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .ok_or_else(|| {
+            PushError::Invalid(error(
                 "/responses",
                 "required",
                 "« responses » doit être une liste de réponses".into(),
                 "`responses` must be an array of responses".into(),
-            )))
-        }
-    };
+            ))
+        })?;
     if items.len() > MAX_BATCH_RESPONSES {
         return Err(PushError::TooManyResponses);
     }
-    let device_state = match root.remove("device_state") {
-        None | Some(Value::Null) => None,
-        Some(v) => {
+    let device_state = match root.device_state {
+        None => None,
+        Some(raw) => {
+            // Shown to the coordinator, never worth refusing a batch for: what is not text
+            // (a lone surrogate) becomes U+FFFD.
+            let v: Value = serde_json::from_str(raw.get())
+                .or_else(|_| serde_json::from_str(&mark_lone_surrogates(raw.get(), "\\ufffd")))
+                .map_err(|e| {
+                    PushError::Invalid(error(
+                        "/device_state",
+                        "type",
+                        format!("device_state illisible : {e}"),
+                        format!("unreadable device_state: {e}"),
+                    ))
+                })?;
             let mut state: DeviceState = from_value_with_path(v).map_err(|mut e| {
                 e.path = format!("/device_state{}", e.path);
                 PushError::Invalid(e)
@@ -257,15 +333,15 @@ fn parse(body: &[u8]) -> Result<Batch, PushError> {
             // `queued` counts this request's responses, which each get a receipt now: what
             // stays on the device (for the coordinator) is the rest.
             state.queued = state.queued.saturating_sub(items.len() as u32);
-            // Shown to the coordinator, never worth refusing a batch for: what PostgreSQL
-            // cannot store (a NUL) is replaced.
+            // What PostgreSQL cannot store (a NUL) is replaced.
             state.app_version = state.app_version.replace('\0', "\u{fffd}");
             Some(serde_json::to_value(state).map_err(anyhow::Error::from)?)
         }
     };
     let items = items
         .into_iter()
-        .map(|item| {
+        .map(|raw| {
+            let item: Value = serde_json::from_str(raw.get()).map_err(|e| unreadable(raw, &e))?;
             let id = item
                 .get("id")
                 .and_then(Value::as_str)
@@ -293,6 +369,99 @@ fn parse(body: &[u8]) -> Result<Batch, PushError> {
         items,
         device_state,
     })
+}
+
+/// Stands for a lone surrogate while an unreadable item is read again to say where it is:
+/// a noncharacter, never in a real answer's text.
+const LONE_SURROGATE_MARK: char = '\u{fdd0}';
+
+/// The rejection of an item that is JSON but cannot be read as a value: a lone UTF-16
+/// surrogate escape in one of its strings (text no system can store), or nesting deeper
+/// than the parser allows. It names the item's id and the strings at fault when it can.
+fn unreadable(raw: &RawValue, e: &serde_json::Error) -> Box<Item> {
+    let marked: Option<Value> =
+        serde_json::from_str(&mark_lone_surrogates(raw.get(), "\\ufdd0")).ok();
+    let id = marked
+        .as_ref()
+        .and_then(|v| v.get("id"))
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok());
+    let mut paths = Vec::new();
+    if let Some(v) = &marked {
+        parole_client::validate::strings_containing(v, LONE_SURROGATE_MARK, "", &mut paths);
+    }
+    let errors = if paths.is_empty() {
+        vec![error(
+            "",
+            "type",
+            format!("réponse illisible : {e}"),
+            format!("unreadable response: {e}"),
+        )]
+    } else {
+        paths
+            .into_iter()
+            .map(|path| {
+                error(
+                    &path,
+                    "lone_surrogate",
+                    "ce texte contient un caractère invalide (une demi-paire UTF-16 isolée, \
+                     comme \\ud800), qui n'est pas du texte : retirez-le"
+                        .into(),
+                    "this text holds an invalid character (a lone UTF-16 surrogate, such as \
+                     \\ud800), which is not text: remove it"
+                        .into(),
+                )
+            })
+            .collect()
+    };
+    Box::new(Item::Rejected { id, errors })
+}
+
+/// `json` with each `\uXXXX` escape of a lone UTF-16 surrogate (one not part of a pair)
+/// replaced by `replacement` (itself an escape), so that it parses.
+fn mark_lone_surrogates(json: &str, replacement: &str) -> String {
+    fn unit(hex: Option<&str>) -> Option<u16> {
+        u16::from_str_radix(hex?, 16).ok()
+    }
+    let mut out = String::with_capacity(json.len());
+    let mut rest = json;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escape = &rest[at..];
+        if !escape[1..].starts_with('u') {
+            // `\\`, `\"`, `\n`…: kept whole, so that an escaped backslash is not read as
+            // the start of another escape.
+            let len = escape[1..].chars().next().map_or(1, |c| 1 + c.len_utf8());
+            out.push_str(&escape[..len]);
+            rest = &escape[len..];
+            continue;
+        }
+        let Some(code) = unit(escape.get(2..6)) else {
+            out.push_str(&escape[..2]);
+            rest = &escape[2..];
+            continue;
+        };
+        let low = escape
+            .get(6..8)
+            .filter(|u| *u == "\\u")
+            .and_then(|_| unit(escape.get(8..12)));
+        match code {
+            0xD800..=0xDBFF if low.is_some_and(|l| (0xDC00..=0xDFFF).contains(&l)) => {
+                out.push_str(&escape[..12]);
+                rest = &escape[12..];
+            }
+            0xD800..=0xDFFF => {
+                out.push_str(replacement);
+                rest = &escape[6..];
+            }
+            _ => {
+                out.push_str(&escape[..6]);
+                rest = &escape[6..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The versions a batch names, which of them are retired, and the devices it names that may
@@ -601,5 +770,82 @@ fn validate_one(w: WireResponse, sender: Uuid, versions: &Versions) -> Item {
             content_hash,
             photos,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use parole_client::Questionnaire;
+    use serde_json::{json, Value};
+    use uuid::Uuid;
+
+    use super::{check_offline, mark_lone_surrogates, PushError};
+
+    fn besoins() -> Vec<(&'static str, i32, Arc<Questionnaire>)> {
+        let text = include_str!("../../schemas/examples/besoins-formation.json");
+        let document: Value = serde_json::from_str(text).unwrap();
+        vec![(
+            "besoins-formation",
+            1,
+            Arc::new(Questionnaire::parse(&document).unwrap()),
+        )]
+    }
+
+    fn item(remarques: &str) -> Value {
+        json!({
+            "id": Uuid::now_v7(),
+            "questionnaire": "besoins-formation",
+            "version": 1,
+            "answers": {
+                "conseil": "malakoff", "role": "habitant", "annee_entree": 2020,
+                "themes": ["budget"], "format_prefere": "atelier", "remarques": remarques,
+            },
+            "started_at": "2026-11-30T10:00:00+01:00",
+            "completed_at": "2026-11-30T10:05:00+01:00",
+        })
+    }
+
+    #[test]
+    fn the_offline_check_gives_one_result_per_item_and_refuses_only_malformed_bodies() {
+        let sender = Uuid::now_v7();
+        let body = json!({"responses": [item("bien"), item("LONE"), {"id": 3}, item("ok")]})
+            .to_string()
+            .replace("LONE", r"\udc00");
+        let results = check_offline(body.as_bytes(), sender, &besoins()).unwrap();
+        assert_eq!(results, [true, false, false, true]);
+        for (body, malformed) in [
+            ("[]", true),
+            ("{\"responses\": [", true),
+            ("\"responses\"", true),
+            ("{\"responses\": {}}", false),
+        ] {
+            let refused = check_offline(body.as_bytes(), sender, &besoins()).unwrap_err();
+            assert_eq!(
+                matches!(refused, PushError::Malformed(_)),
+                malformed,
+                "{body}: {refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_lone_surrogate_escapes_are_marked() {
+        let cases = [
+            (r#""a\ud800b""#, r#""a\ufdd0b""#),
+            (r#""\udc00""#, r#""\ufdd0""#),
+            (r#""\ud83d\ude00 ok""#, r#""\ud83d\ude00 ok""#),
+            (r#""\\ud800""#, r#""\\ud800""#),
+            (r#""\\\ud800""#, r#""\\\ufdd0""#),
+            (r#""\ud800\u0041""#, r#""\ufdd0\u0041""#),
+            (r#""\ud800\ud800\udc00""#, r#""\ufdd0\ud800\udc00""#),
+            (r#""é\"\n\u00e9""#, r#""é\"\n\u00e9""#),
+        ];
+        for (json, marked) in cases {
+            assert_eq!(mark_lone_surrogates(json, r"\ufdd0"), marked, "{json}");
+            let parsed: Result<String, _> = serde_json::from_str(marked);
+            assert!(parsed.is_ok(), "{marked}");
+        }
     }
 }

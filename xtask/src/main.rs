@@ -10,6 +10,10 @@
 //!   with `wasm-opt -Oz` when available, and prints the sizes (raw, gzip, brotli).
 //! - `cargo xtask run [-- SERVE ARGS]`: `build-web`, then `cargo run --release -- serve ARGS`.
 //! - `cargo xtask setup`: installs what the others need.
+//! - `cargo xtask fuzz [SECONDS]`: runs each fuzz target of `fuzz/` for SECONDS (default 60)
+//!   with cargo-fuzz on nightly Rust (installing both when missing), seeded from
+//!   `schemas/examples/`. Not part of the test suite: a finding is written under
+//!   `fuzz/artifacts/TARGET/` and becomes a regression test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,11 +27,13 @@ fn main() -> Result<()> {
         Some("setup") => setup(),
         Some("build-web") => build_web(),
         Some("run") => run_server(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask test [-- CARGO TEST ARGS]\n       \
                  cargo xtask build-web\n       \
                  cargo xtask run [-- SERVE ARGS]\n       \
+                 cargo xtask fuzz [SECONDS]\n       \
                  cargo xtask setup"
             );
             std::process::exit(2);
@@ -134,6 +140,108 @@ fn test(extra: &[String]) -> Result<()> {
         .env("PAROLE_BIN", target_dir.join("debug/parole"))
         .env("CHROMIUM_BIN", CHROMIUM))
     .context("the phone app's browser tests")?;
+    Ok(())
+}
+
+/// The fuzz targets of `fuzz/`, what each is fed first, and each one's time.
+const FUZZ_TARGETS: [&str; 3] = ["push", "questionnaire", "answers"];
+
+/// Runs every fuzz target for `SECONDS` each (default 60), stopping at the first finding.
+fn fuzz(args: &[String]) -> Result<()> {
+    let seconds: u64 = match args.first() {
+        Some(s) => s
+            .parse()
+            .with_context(|| format!("SECONDS must be a number, got {s:?}"))?,
+        None => 60,
+    };
+    let nightly = || {
+        let mut cmd = Command::new("rustup");
+        cmd.args(["run", "nightly"])
+            .current_dir(root().join("fuzz"));
+        cmd
+    };
+    if !succeeds(nightly().args(["cargo", "--version"])) {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    if !succeeds(nightly().args(["cargo", "fuzz", "--version"])) {
+        run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    seed_fuzz_corpora()?;
+    for target in FUZZ_TARGETS {
+        run(nightly()
+            .args(["cargo", "fuzz", "run", target, "--"])
+            .args([
+                format!("-max_total_time={seconds}"),
+                // A validation slower than linear shows as a slow input.
+                "-timeout=2".to_string(),
+                "-max_len=65536".to_string(),
+                "-rss_limit_mb=4096".to_string(),
+            ]))
+        .with_context(|| format!("fuzz target {target}: see fuzz/artifacts/{target}/"))?;
+    }
+    eprintln!("xtask: no finding in {seconds} s per target");
+    Ok(())
+}
+
+/// Each target's corpus starts from the examples: the questionnaires, their cases' answers
+/// (after a byte choosing the questionnaire), and push bodies made of those answers.
+fn seed_fuzz_corpora() -> Result<()> {
+    let examples = root().join("schemas/examples");
+    let corpus = |target: &str| root().join("fuzz/corpus").join(target);
+    for target in FUZZ_TARGETS {
+        std::fs::create_dir_all(corpus(target))?;
+    }
+    let slugs = ["besoins-formation", "parole-habitants", "tous-les-types"];
+    for (pick, slug) in slugs.iter().enumerate() {
+        let document = std::fs::read(examples.join(format!("{slug}.json")))?;
+        std::fs::write(
+            corpus("questionnaire").join(format!("seed-{slug}")),
+            &document,
+        )?;
+        let Ok(cases) = std::fs::read_to_string(examples.join(format!("{slug}.cases.json"))) else {
+            continue;
+        };
+        let cases: serde_json::Value = serde_json::from_str(&cases)?;
+        let answers: Vec<&serde_json::Value> = cases["cases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| &c["answers"])
+            .collect();
+        for (n, a) in answers.iter().enumerate() {
+            let mut bytes = vec![pick as u8];
+            bytes.extend(serde_json::to_vec(a)?);
+            std::fs::write(corpus("answers").join(format!("seed-{slug}-{n}")), bytes)?;
+        }
+        let responses: Vec<serde_json::Value> = answers
+            .iter()
+            .enumerate()
+            .map(|(n, a)| {
+                serde_json::json!({
+                    "id": format!("0190a1b2-c3d4-7e5f-8a9b-{n:012x}"),
+                    "questionnaire": slug,
+                    "version": 1,
+                    "answers": a,
+                    "started_at": "2026-11-30T10:00:00+01:00",
+                    "completed_at": "2026-11-30T10:05:00+01:00",
+                })
+            })
+            .collect();
+        let body = serde_json::json!({
+            "responses": responses,
+            "device_state": {"queued": 3, "drafts": 1, "app_version": "0.1.0"},
+        });
+        std::fs::write(
+            corpus("push").join(format!("seed-{slug}")),
+            serde_json::to_vec(&body)?,
+        )?;
+    }
     Ok(())
 }
 

@@ -47,6 +47,12 @@ pub enum DbError {
     /// for now (503, try again), not broken.
     #[error("base de données occupée / database busy")]
     Busy,
+    /// The database cannot be reached for now: stopped, restarting, recovering after a
+    /// crash, or the connection dropped mid-statement (503, try again). A transaction cut
+    /// short this way committed nothing, or committed all of it: a client's retry of the
+    /// same push is then a duplicate, never a double.
+    #[error("base de données indisponible / database unavailable")]
+    Unavailable,
     /// Anything else: the database is unreachable, a statement failed, or a stored value
     /// cannot be read back (`sqlx::Error::Decode` with an [`UnexpectedValue`]).
     #[error(transparent)]
@@ -62,9 +68,20 @@ impl From<sqlx::Error> for DbError {
                 DbError::Conflict(db.constraint().unwrap_or_default().to_string())
             }
             sqlx::Error::PoolTimedOut => DbError::Busy,
+            sqlx::Error::Io(_) | sqlx::Error::PoolClosed => DbError::Unavailable,
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| unavailable(&c)) => {
+                DbError::Unavailable
+            }
             e => DbError::Other(e),
         }
     }
+}
+
+/// SQLSTATEs that say the database is not serving now, rather than that the statement is
+/// wrong: connection exceptions (class 08), an administrator's shutdown, a crash shutdown,
+/// a server still starting or recovering (57P01–57P03), too many connections (53300).
+fn unavailable(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 /// A value read from the database that the server does not know (say, a role added by a
@@ -176,5 +193,16 @@ mod tests {
             DbError::from(sqlx::Error::PoolTimedOut),
             DbError::Busy
         ));
+        let dropped = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(matches!(
+            DbError::from(sqlx::Error::Io(dropped)),
+            DbError::Unavailable
+        ));
+        for code in ["08006", "57P01", "57P03", "53300"] {
+            assert!(unavailable(code), "{code}");
+        }
+        for code in ["23505", "22P05", "42P01", "57014"] {
+            assert!(!unavailable(code), "{code}");
+        }
     }
 }

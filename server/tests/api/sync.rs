@@ -295,6 +295,18 @@ async fn a_full_batch_of_500_is_accepted() {
     assert_eq!(stored_count(&ctx).await, 500);
 }
 
+/// The device `id` as the coordinator's list shows it.
+async fn listed_device(ctx: &Ctx, coordinator: &str, id: uuid::Uuid) -> Value {
+    let devices = ctx.get("/api/v1/devices", coordinator).await.json();
+    devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == json!(id))
+        .unwrap()
+        .clone()
+}
+
 #[tokio::test]
 async fn a_nul_character_refuses_its_own_item_only_and_the_rest_of_the_batch_is_stored() {
     let (ctx, coord, device, token) = Ctx::with_device().await;
@@ -328,15 +340,62 @@ async fn a_nul_character_refuses_its_own_item_only_and_the_rest_of_the_batch_is_
     assert_eq!(res[2]["errors"][0]["path"], "/questionnaire");
     assert_eq!(stored_count(&ctx).await, 1);
     // The device's report reached the coordinator, its NUL replaced.
-    let devices = ctx.get("/api/v1/devices", &coord).await.json();
-    let d = devices["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["id"] == json!(device))
-        .unwrap()
-        .clone();
+    let d = listed_device(&ctx, &coord, device).await;
     assert_eq!(d["device_state"]["app_version"], "0.1\u{fffd}");
+}
+
+#[tokio::test]
+async fn a_lone_surrogate_refuses_its_own_item_only_and_the_rest_of_the_batch_is_stored() {
+    let (ctx, coord, device, token) = Ctx::with_device().await;
+    // JSON text as a hand-made client could send it: `\ud800` alone is valid JSON syntax
+    // but no text; an escaped pair (an emoji) and an escaped backslash before a `u` are fine.
+    let mut lone = besoins_answers();
+    lone["formations_suivies"][0]["intitule"] = json!("LONE");
+    let lone = response(lone);
+    let mut paired = besoins_answers();
+    paired["formations_suivies"][0]["intitule"] = json!("PAIR");
+    let paired = response(paired);
+    let body = json!({
+        "responses": [paired, lone],
+        "device_state": {"queued": 2, "drafts": 0, "app_version": "LONE"},
+    })
+    .to_string()
+    .replace("\"PAIR\"", r#""Bien \\ud800 \ud83d\ude00""#)
+    .replace("\"LONE\"", r#""Comprendre \ud800 le contrat""#);
+    let r = ctx
+        .raw(
+            Method::POST,
+            "/api/v1/sync/responses",
+            Some(&token),
+            &[("content-type", "application/json")],
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let res = results(&r);
+    assert_eq!(res[0]["status"], "accepted", "{}", res[0]);
+    assert_eq!(res[1]["status"], "rejected");
+    assert_eq!(res[1]["id"], lone["id"], "the receipt names the item");
+    let e = &res[1]["errors"][0];
+    assert_eq!(e["code"], "lone_surrogate", "{e}");
+    assert_eq!(e["path"], "/answers/formations_suivies/0/intitule");
+    assert!(
+        e["message_en"].as_str().unwrap().contains("surrogate"),
+        "{e}"
+    );
+    assert_eq!(stored_count(&ctx).await, 1);
+    let stored: String =
+        sqlx::query_scalar("select answers #>> '{formations_suivies,0,intitule}' from response")
+            .fetch_one(&ctx.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, "Bien \\ud800 \u{1f600}");
+    // The device's report reached the coordinator, the surrogate replaced.
+    let d = listed_device(&ctx, &coord, device).await;
+    assert_eq!(
+        d["device_state"]["app_version"],
+        "Comprendre \u{fffd} le contrat"
+    );
 }
 
 #[tokio::test]
