@@ -216,6 +216,53 @@ pub struct CreatedUser {
     pub role: Role,
 }
 
+/// `GET /api/v1/auth/me` (staff): who the session is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: Uuid,
+    pub username: String,
+    pub role: Role,
+}
+
+/// `PUT /api/v1/auth/password` (staff): one's own password. The session that asks stays
+/// open; every other session of the account ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// `GET /api/v1/users` (admin): the staff accounts, by name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserList {
+    pub users: Vec<UserSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The last use of any of its sessions (RFC 3339).
+    pub last_seen_at: Option<String>,
+}
+
+/// `PATCH /api/v1/users/{id}` (admin): what to change, each field optional. Disabling an
+/// account or setting its password ends its sessions at once.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UpdateUserRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    /// A new password (a reset: the user is told it by the admin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
 /// `POST /api/v1/questionnaires` (coordinator): a new questionnaire, its draft `document`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateQuestionnaireRequest {
@@ -251,6 +298,22 @@ pub struct QuestionnaireSummary {
     pub published_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Whether the draft holds changes not yet published (true while nothing is).
+    #[serde(default)]
+    pub draft_changed: bool,
+    /// Responses received, per version (versions without any are left out).
+    #[serde(default)]
+    pub responses: Vec<VersionResponses>,
+    /// When the latest response was received.
+    #[serde(default)]
+    pub last_response_at: Option<DateTime<Utc>>,
+}
+
+/// How many responses one version has received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionResponses {
+    pub version: i32,
+    pub responses: i64,
 }
 
 /// `GET /api/v1/questionnaires`.

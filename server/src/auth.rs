@@ -173,10 +173,7 @@ pub async fn create_user(
     if !valid_username(username) {
         return Err(UserError::BadUsername);
     }
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(UserError::WeakPassword);
-    }
-    let hash = hash_password_async(password.to_string()).await?;
+    let hash = new_password_hash(password).await?;
     match db::insert_user(pool, username, role, &hash).await {
         Ok(id) => Ok(id),
         Err(DbError::Conflict(_)) => Err(UserError::Exists(username.to_string())),
@@ -184,12 +181,26 @@ pub async fn create_user(
     }
 }
 
+/// The hash of a new password, once it passes the password rules.
+pub async fn new_password_hash(password: &str) -> Result<String, UserError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(UserError::WeakPassword);
+    }
+    Ok(hash_password_async(password.to_string()).await?)
+}
+
+/// Whether `password` matches `hash` (off the async threads, within the bound on
+/// concurrent hashes).
+pub async fn check_password(password: &str, hash: String) -> anyhow::Result<bool> {
+    let password = password.to_string();
+    with_argon2(move || verify_password(&password, &hash)).await
+}
+
 /// Sets a user's password (for the CLI).
 pub async fn set_password(pool: &PgPool, username: &str, password: &str) -> anyhow::Result<()> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        anyhow::bail!("{}", UserError::WeakPassword.message().joined());
-    }
-    let hash = hash_password_async(password.to_string()).await?;
+    let hash = new_password_hash(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message().joined()))?;
     db::set_password(pool, username, &hash).await?;
     Ok(())
 }
@@ -239,8 +250,7 @@ pub async fn login(
             .get_or_init(|| hash_password("dummy password").unwrap_or_default())
             .clone(),
     };
-    let password = password.to_string();
-    let ok = with_argon2(move || verify_password(&password, &hash)).await?;
+    let ok = check_password(password, hash).await?;
     let Some(user) = user.filter(|_| ok) else {
         return Ok(None);
     };

@@ -56,7 +56,8 @@ pub async fn insert_user(
 
 pub async fn user_by_name(pool: &PgPool, username: &str) -> Result<Option<UserRow>> {
     let row: Option<RawUser> = sqlx::query_as(
-        "select id, username, role, password_hash from app_user where username = $1",
+        "select id, username, role, password_hash from app_user
+         where username = $1 and disabled_at is null",
     )
     .bind(username)
     .fetch_optional(pool)
@@ -76,6 +77,142 @@ pub async fn set_password(pool: &PgPool, username: &str, password_hash: &str) ->
         return Err(DbError::NotFound);
     }
     Ok(())
+}
+
+/// A staff account as the admin's list shows it.
+#[derive(Debug, Clone)]
+pub struct UserListed {
+    pub id: Uuid,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The last use of any of its sessions.
+    pub last_seen_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(FromRow)]
+struct RawUserListed {
+    id: Uuid,
+    username: String,
+    role: String,
+    disabled: bool,
+    created_at: chrono::DateTime<chrono::Utc>,
+    last_seen_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Every staff account, by name.
+pub async fn list_users(pool: &PgPool) -> Result<Vec<UserListed>> {
+    let rows: Vec<RawUserListed> = sqlx::query_as(
+        "select u.id, u.username, u.role, u.disabled_at is not null as disabled, u.created_at,
+                (select max(t.last_used_at) from token t where t.user_id = u.id) as last_seen_at
+         from app_user u where u.role <> 'interviewer' order by u.username",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(UserListed {
+                id: r.id,
+                username: r.username,
+                role: parse_role(&r.role)?,
+                disabled: r.disabled,
+                created_at: r.created_at,
+                last_seen_at: r.last_seen_at,
+            })
+        })
+        .collect()
+}
+
+/// What an admin changes of an account (`None`: unchanged).
+#[derive(Debug, Default)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+}
+
+/// Applies `change` to the account `id`; disabling it or setting its password ends its
+/// sessions, in the same transaction. `NotFound` when there is no such account.
+pub async fn update_user(pool: &PgPool, id: Uuid, change: &UserChange) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "update app_user set
+             role = coalesce($2, role),
+             disabled_at = case when $3 is null then disabled_at
+                                when $3 then coalesce(disabled_at, now())
+                                else null end,
+             password_hash = coalesce($4, password_hash),
+             updated_at = now()
+         where id = $1 and role <> 'interviewer'",
+    )
+    .bind(id)
+    .bind(change.role.map(role_str))
+    .bind(change.disabled)
+    .bind(change.password_hash.as_deref())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(DbError::NotFound);
+    }
+    if change.disabled == Some(true) || change.password_hash.is_some() {
+        end_sessions(&mut tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends every session of user `id`.
+async fn end_sessions(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<()> {
+    sqlx::query("update token set revoked_at = now() where user_id = $1 and revoked_at is null")
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// The password hash of user `id` (for a change of one's own password).
+pub async fn password_hash_of(pool: &PgPool, id: Uuid) -> Result<String> {
+    sqlx::query_scalar("select password_hash from app_user where id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(DbError::NotFound)
+}
+
+/// Sets user `id`'s own password and ends their other sessions (all but `keep`, the token
+/// hash of the session that asked).
+pub async fn change_own_password(
+    pool: &PgPool,
+    id: Uuid,
+    password_hash: &str,
+    keep: &str,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("update app_user set password_hash = $2, updated_at = now() where id = $1")
+        .bind(id)
+        .bind(password_hash)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "update token set revoked_at = now()
+         where user_id = $1 and revoked_at is null and token_hash <> $2",
+    )
+    .bind(id)
+    .bind(keep)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// How many accounts are active admins.
+pub async fn count_active_admins(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from app_user where role = 'admin' and disabled_at is null",
+    )
+    .fetch_one(pool)
+    .await?)
 }
 
 pub async fn count_users(pool: &PgPool) -> Result<i64> {
@@ -179,7 +316,8 @@ pub async fn token_owner(
          from t
          left join app_user u on u.id = t.user_id
          left join device d on d.id = t.device_id
-         where t.user_id is not null or d.revoked_at is null",
+         where (t.user_id is not null and u.disabled_at is null)
+            or (t.device_id is not null and d.revoked_at is null)",
     )
     .bind(token_hash)
     .bind(idle.as_secs_f64())

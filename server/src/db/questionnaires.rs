@@ -78,17 +78,32 @@ pub struct QuestionnaireSummary {
     pub published_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Whether the draft differs from the latest version (true while none is published).
+    pub draft_changed: bool,
+    /// `[{"version", "responses"}]`, versions with responses only, in order.
+    pub responses: sqlx::types::Json<Vec<parole_client::api::VersionResponses>>,
+    pub last_response_at: Option<DateTime<Utc>>,
 }
 
+/// Every questionnaire, by slug, with its latest version and its responses per version.
 pub async fn list_questionnaires(pool: &PgPool) -> Result<Vec<QuestionnaireSummary>> {
     Ok(sqlx::query_as(
         "select q.slug, coalesce(v.title, q.draft ->> 'title') as title,
-                v.version as latest_version, v.published_at, q.created_at, q.updated_at
+                v.version as latest_version, v.published_at, q.created_at, q.updated_at,
+                v.document is null or q.draft::text <> v.document::text as draft_changed,
+                coalesce(c.responses, '[]') as responses, c.last_response_at
          from questionnaire q
          left join lateral (
-             select version, title, published_at from questionnaire_version
+             select version, title, published_at, document from questionnaire_version
              where questionnaire_id = q.id order by version desc limit 1
          ) v on true
+         left join lateral (
+             select jsonb_agg(jsonb_build_object('version', version, 'responses', n)
+                              order by version) as responses,
+                    max(last) as last_response_at
+             from (select version, count(*) as n, max(received_at) as last
+                   from response r where r.questionnaire_id = q.id group by version) per
+         ) c on true
          order by q.slug",
     )
     .fetch_all(pool)

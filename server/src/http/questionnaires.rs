@@ -83,6 +83,9 @@ async fn list_questionnaires(
             published_at: q.published_at,
             created_at: q.created_at,
             updated_at: q.updated_at,
+            draft_changed: q.draft_changed,
+            responses: q.responses.0,
+            last_response_at: q.last_response_at,
         })
         .collect();
     Ok(Json(QuestionnaireList { questionnaires }))

@@ -1,7 +1,8 @@
 //! The phone app's static files at `/app/` ([`web_app`]: compressed, with security
 //! headers, revalidated on every load so that a new version is picked up; the service
-//! worker keeps the app offline), `/` and `/app` leading to it, the health checks and the
-//! OpenAPI document.
+//! worker keeps the app offline), the coordinators' console at `/console/` (`web/console/`,
+//! served the same way, [`console`]), `/` leading to the console (whose sign-in page links
+//! to the phone app), the health checks and the OpenAPI document.
 
 use std::path::Path as FsPath;
 use std::time::Duration;
@@ -24,7 +25,9 @@ pub(super) fn routes(web_dir: &FsPath) -> Router<AppState> {
     Router::new()
         .route("/", get(root))
         .route("/app", get(to_app))
+        .route("/console", get(to_console))
         .nest_service("/app/", web_app(web_dir))
+        .nest_service("/console/", console(&web_dir.join("console")))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi))
@@ -65,9 +68,16 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
 }
 
-/// `/`: to the app (a temporary redirect: the root may serve something else one day).
+/// `/`: to the console (a temporary redirect: the root may serve something else one day).
+/// Interviewers arrive by their enrolment link, at `/app/`; the console's sign-in page
+/// links to the app for those who land here.
 async fn root() -> Redirect {
-    Redirect::temporary("/app/")
+    Redirect::temporary("/console/")
+}
+
+/// `/console`: to `/console/`, for good.
+async fn to_console() -> Redirect {
+    Redirect::permanent("/console/")
 }
 
 /// `/app`: to `/app/`, for good (the app's relative links need the trailing slash).
@@ -94,26 +104,49 @@ pub const APP_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-ev
 /// cached old half with a new other half would break the app. `no-cache` still lets the
 /// browser keep the files and revalidate them (`Last-Modified` → 304), and once the service
 /// worker is installed it answers from its own cache without asking the network at all.
-pub fn web_app(
-    dir: &FsPath,
-) -> impl tower::Service<
-    axum::extract::Request,
-    Response = impl IntoResponse,
-    Error = std::convert::Infallible,
-    Future = impl Send + 'static,
-> + Clone
-       + Send
-       + Sync
-       + 'static {
-    tower::ServiceBuilder::new()
-        .map_response(app_headers)
-        .layer(axum::middleware::from_fn(only_app_files))
+pub fn web_app(dir: &FsPath) -> StaticDir {
+    static_dir(dir, "/app", is_app_file)
+}
+
+/// The console's static files, from `dir` (`web/console/`), as [`web_app`] serves the app's:
+/// only its own top-level pages, scripts and styles. It loads the phone app's shared modules
+/// from `/app/` (same origin), so they exist once.
+pub fn console(dir: &FsPath) -> StaticDir {
+    static_dir(dir, "/console", is_console_file)
+}
+
+/// What [`web_app`] and [`console`] return.
+pub type StaticDir = axum::routing::Router;
+
+/// The files of `dir` mounted at `prefix`, those `allowed` passes (others: 404).
+fn static_dir(dir: &FsPath, prefix: &'static str, allowed: fn(&str) -> bool) -> StaticDir {
+    let service = tower::ServiceBuilder::new()
+        .map_response(move |res| static_headers(res, prefix))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                if allowed(request.uri().path()) {
+                    next.run(request).await
+                } else {
+                    crate::error::AppError::not_found().into_response()
+                }
+            },
+        ))
         // The default predicate compresses everything but images (SVG excepted), gRPC,
         // server-sent events and bodies under 32 bytes: `application/wasm` is compressed.
         .layer(CompressionLayer::new().br(true).gzip(true))
         // A file built with a `.br` / `.gz` beside it (compressed once, at the highest
         // level, by the build) is sent as is; any other is compressed on the fly.
-        .service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+        .service(ServeDir::new(dir).precompressed_br().precompressed_gzip());
+    axum::routing::Router::new().fallback_service(service)
+}
+
+/// Whether `path` (below `/console`) is one of the console's files: its pages, scripts and
+/// styles, all at the top of `web/console/`.
+pub fn is_console_file(path: &str) -> bool {
+    let name = path.trim_start_matches('/');
+    name.is_empty()
+        || (!name.contains('/')
+            && (name.ends_with(".html") || name.ends_with(".js") || name.ends_with(".css")))
 }
 
 /// Whether `path` (below `/app`) is one of the app's own files: the pages, scripts and styles
@@ -138,21 +171,14 @@ pub fn is_app_file(path: &str) -> bool {
     }
 }
 
-async fn only_app_files(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if is_app_file(request.uri().path()) {
-        next.run(request).await
-    } else {
-        crate::error::AppError::not_found().into_response()
-    }
-}
-
-fn app_headers<B>(mut res: axum::http::Response<B>) -> axum::http::Response<B> {
+/// The headers of every static file; `prefix` is where the directory is mounted.
+fn static_headers<B>(mut res: axum::http::Response<B>, prefix: &str) -> axum::http::Response<B> {
     let h = res.headers_mut();
     // ServeDir redirects a directory to its path with a slash, but it sees the path below
-    // `/app`: put the prefix back.
+    // the prefix: put the prefix back.
     if let Some(location) = h.get(header::LOCATION).and_then(|l| l.to_str().ok()) {
         if location.starts_with('/') && !location.starts_with("//") {
-            if let Ok(v) = HeaderValue::from_str(&format!("/app{location}")) {
+            if let Ok(v) = HeaderValue::from_str(&format!("{prefix}{location}")) {
                 h.insert(header::LOCATION, v);
             }
         }

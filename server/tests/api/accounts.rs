@@ -368,3 +368,222 @@ async fn guessing_a_password_or_an_enrolment_code_is_locked_out_with_retry_after
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers.contains_key("retry-after"));
 }
+
+/// The admin's id and the id of the account `username`, from the admin's list.
+async fn user_id(ctx: &Ctx, admin: &str, username: &str) -> String {
+    let users = ctx.get("/api/v1/users", admin).await.json();
+    users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == username)
+        .unwrap_or_else(|| panic!("{username} is listed: {users}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn login(ctx: &Ctx, username: &str, password: &str) -> Reply {
+    ctx.post(
+        "/api/v1/auth/login",
+        None,
+        json!({"username": username, "password": password}),
+    )
+    .await
+}
+
+async fn patch_user(ctx: &Ctx, admin: &str, id: &str, body: Value) -> Reply {
+    ctx.call(
+        Method::PATCH,
+        &format!("/api/v1/users/{id}"),
+        Some(admin),
+        Some(body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_admin_lists_accounts_changes_a_role_and_disabling_ends_the_sessions_at_once() {
+    let ctx = Ctx::new().await;
+    let admin = ctx.login_as(Role::Admin).await;
+    parole_server::create_user(&ctx.db.pool, "camille", Role::Analyst, "un mot de passe")
+        .await
+        .unwrap();
+    let camille = login(&ctx, "camille", "un mot de passe").await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let users = ctx.get("/api/v1/users", &admin).await.json();
+    let listed = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "camille")
+        .unwrap()
+        .clone();
+    assert_eq!(listed["role"], "analyst");
+    assert_eq!(listed["disabled"], false);
+    assert!(listed["last_seen_at"].is_string(), "{listed}");
+    let id = listed["id"].as_str().unwrap().to_string();
+
+    // Promoted: the open session has the new role at once.
+    assert_eq!(
+        ctx.call(
+            Method::POST,
+            "/api/v1/interviewers",
+            Some(&camille),
+            Some(json!({"name": "A"}))
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = patch_user(&ctx, &admin, &id, json!({"role": "coordinator"})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let me = ctx.get("/api/v1/auth/me", &camille).await.json();
+    assert_eq!(me["role"], "coordinator");
+    assert_eq!(me["username"], "camille");
+
+    // Disabled: the session ends and signing in fails; enabled again, signing in works.
+    let r = patch_user(&ctx, &admin, &id, json!({"disabled": true})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        ctx.get("/api/v1/auth/me", &camille).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&ctx, "camille", "un mot de passe").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let users = ctx.get("/api/v1/users", &admin).await.json();
+    assert!(users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["username"] == "camille" && u["disabled"] == true));
+    patch_user(&ctx, &admin, &id, json!({"disabled": false})).await;
+    assert_eq!(
+        login(&ctx, "camille", "un mot de passe").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_admin_resets_a_password_which_ends_the_sessions_and_obeys_the_rules() {
+    let ctx = Ctx::new().await;
+    let admin = ctx.login_as(Role::Admin).await;
+    parole_server::create_user(
+        &ctx.db.pool,
+        "camille",
+        Role::Coordinator,
+        "un mot de passe",
+    )
+    .await
+    .unwrap();
+    let old = login(&ctx, "camille", "un mot de passe").await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = user_id(&ctx, &admin, "camille").await;
+    let r = patch_user(&ctx, &admin, &id, json!({"password": "court"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["errors"][0]["path"], "/password");
+    let r = patch_user(
+        &ctx,
+        &admin,
+        &id,
+        json!({"password": "un nouveau mot de passe"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        ctx.get("/api/v1/auth/me", &old).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&ctx, "camille", "un mot de passe").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&ctx, "camille", "un nouveau mot de passe")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Unknown accounts and interviewers' roles are refused, each saying why.
+    let r = patch_user(
+        &ctx,
+        &admin,
+        "00000000-0000-7000-8000-000000000000",
+        json!({"disabled": true}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = patch_user(&ctx, &admin, &id, json!({"role": "interviewer"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["errors"][0]["path"], "/role");
+}
+
+#[tokio::test]
+async fn an_admin_cannot_disable_or_demote_their_own_account() {
+    let ctx = Ctx::new().await;
+    let admin = ctx.login_as(Role::Admin).await;
+    let me = ctx.get("/api/v1/auth/me", &admin).await.json();
+    let id = me["id"].as_str().unwrap();
+    for body in [json!({"disabled": true}), json!({"role": "analyst"})] {
+        let r = patch_user(&ctx, &admin, id, body).await;
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        assert!(r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("autre admin"));
+    }
+    // Still an admin, still signed in.
+    assert_eq!(
+        ctx.get("/api/v1/users", &admin).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn changing_ones_own_password_needs_the_current_one_and_ends_the_other_sessions() {
+    let ctx = Ctx::new().await;
+    parole_server::create_user(&ctx.db.pool, "camille", Role::Analyst, "un mot de passe")
+        .await
+        .unwrap();
+    let token = |r: Reply| r.json()["token"].as_str().unwrap().to_string();
+    let here = token(login(&ctx, "camille", "un mot de passe").await);
+    let elsewhere = token(login(&ctx, "camille", "un mot de passe").await);
+    let change = |current: &'static str, new: &'static str| {
+        let (ctx, here) = (&ctx, here.clone());
+        async move {
+            ctx.call(
+                Method::PUT,
+                "/api/v1/auth/password",
+                Some(&here),
+                Some(json!({"current_password": current, "new_password": new})),
+            )
+            .await
+        }
+    };
+    let r = change("pas le bon", "un autre mot de passe").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["errors"][0]["path"], "/current_password");
+    let r = change("un mot de passe", "court").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["errors"][0]["path"], "/new_password");
+    let r = change("un mot de passe", "un autre mot de passe").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        ctx.get("/api/v1/auth/me", &here).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ctx.get("/api/v1/auth/me", &elsewhere).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&ctx, "camille", "un autre mot de passe").await.status,
+        StatusCode::OK
+    );
+}

@@ -39,12 +39,17 @@ const COORDINATORS: &[Caller] = &[Admin, Coordinator];
 const MATRIX: &[(&str, &str, Who)] = &[
     ("get", "/", Who::Public),
     ("get", "/app", Who::Public),
+    ("get", "/console", Who::Public),
     ("get", "/healthz", Who::Public),
     ("get", "/readyz", Who::Public),
     ("get", "/api/openapi.json", Who::Public),
     ("post", "/api/v1/auth/login", Who::Public),
     ("post", "/api/v1/auth/logout", Who::AnyToken),
+    ("get", "/api/v1/auth/me", Who::Only(READERS)),
+    ("put", "/api/v1/auth/password", Who::Only(READERS)),
     ("post", "/api/v1/users", Who::Only(&[Admin])),
+    ("get", "/api/v1/users", Who::Only(&[Admin])),
+    ("patch", "/api/v1/users/{id}", Who::Only(&[Admin])),
     ("get", "/api/v1/questionnaires", Who::Only(READERS)),
     ("post", "/api/v1/questionnaires", Who::Only(COORDINATORS)),
     ("get", "/api/v1/questionnaires/{slug}", Who::Only(READERS)),
@@ -118,6 +123,7 @@ struct Refused {
     expired: String,
     logged_out: String,
     revoked_device: String,
+    disabled_account: String,
 }
 
 #[tokio::test]
@@ -163,12 +169,41 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
+    parole_server::create_user(
+        &ctx.db.pool,
+        "partie",
+        Role::Coordinator,
+        "mot-de-passe-solide",
+    )
+    .await
+    .unwrap();
+    let disabled_account = login("partie").await;
+    let users = ctx.get("/api/v1/users", &admin).await.json();
+    let partie = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "partie")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = ctx
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{partie}"),
+            Some(&admin),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
     let refused = Refused {
         malformed: "pas un jeton",
         unknown: "0".repeat(64),
         expired,
         logged_out,
         revoked_device,
+        disabled_account,
     };
     assert_eq!(
         ctx.get("/api/v1/questionnaires", &refused.expired)
@@ -244,6 +279,7 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
             Some(refused.expired.clone()),
             Some(refused.logged_out.clone()),
             Some(refused.revoked_device.clone()),
+            Some(refused.disabled_account.clone()),
         ];
         for token in dead {
             let shown = format!("{token:?}");

@@ -441,3 +441,60 @@ async fn a_path_that_cannot_name_a_questionnaire_is_a_json_404_saying_why() {
         assert!(body["error"].as_str().unwrap().contains(en), "{body}");
     }
 }
+
+/// The first questionnaire of the list.
+async fn listed(ctx: &Ctx, token: &str) -> Value {
+    let list = ctx.get("/api/v1/questionnaires", token).await.json();
+    list["questionnaires"][0].clone()
+}
+
+#[tokio::test]
+async fn the_list_counts_responses_per_version_and_says_when_the_draft_holds_changes() {
+    let (ctx, coord, _device, token) = Ctx::with_device().await;
+    let q = listed(&ctx, &coord).await;
+    assert_eq!(q["draft_changed"], false, "{q}");
+    assert_eq!(q["responses"], json!([]));
+    assert!(q["last_response_at"].is_null());
+
+    let pushed = ctx
+        .push(
+            &token,
+            vec![response(besoins_answers()), response(besoins_answers())],
+        )
+        .await;
+    assert!(results(&pushed).iter().all(|r| r["status"] == "accepted"));
+    // A changed draft, then version 2 and one response to it.
+    let mut changed = besoins();
+    changed["title"] = json!("Besoins de formation, deuxième vague");
+    let r = ctx
+        .call(
+            Method::PUT,
+            "/api/v1/questionnaires/besoins-formation/draft",
+            Some(&coord),
+            Some(json!({"document": changed})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(listed(&ctx, &coord).await["draft_changed"], true);
+    ctx.publish(&coord, "besoins-formation", changed).await;
+    let mut on_v2 = response(besoins_answers());
+    on_v2["version"] = json!(2);
+    assert_eq!(
+        results(&ctx.push(&token, vec![on_v2]).await)[0]["status"],
+        "accepted"
+    );
+
+    let q = listed(&ctx, &coord).await;
+    assert_eq!(q["draft_changed"], false, "{q}");
+    assert_eq!(q["latest_version"], 2);
+    assert_eq!(
+        q["responses"],
+        json!([{"version": 1, "responses": 2}, {"version": 2, "responses": 1}])
+    );
+    let last: chrono::DateTime<chrono::Utc> =
+        q["last_response_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (chrono::Utc::now() - last).num_seconds().abs() < 60,
+        "{last}"
+    );
+}

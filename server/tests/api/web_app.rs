@@ -37,6 +37,16 @@ async fn with_web_dir() -> (Ctx, tempfile::TempDir) {
     let mut wasm = b"\0asm\x01\0\0\0".to_vec();
     wasm.extend(std::iter::repeat_n(0u8, 4096));
     std::fs::write(dir.path().join("pkg/client_wasm_bg.wasm"), wasm).unwrap();
+    std::fs::create_dir(dir.path().join("console")).unwrap();
+    std::fs::write(
+        dir.path().join("console/index.html"),
+        INDEX.replace("app.js", "console.js"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("console/console.js"), "export {};\n").unwrap();
+    std::fs::write(dir.path().join("console/NOTES.md"), "not served").unwrap();
+    std::fs::create_dir(dir.path().join("console/tests")).unwrap();
+    std::fs::write(dir.path().join("console/tests/t.js"), "not served").unwrap();
     let db = parole_server::testing::test_db().await;
     let app = parole_server::router(AppState::new(db.pool.clone()).with_web_dir(dir.path()));
     (Ctx { db, app }, dir)
@@ -164,12 +174,16 @@ async fn the_app_is_sent_with_security_headers_that_allow_its_wasm() {
 }
 
 #[tokio::test]
-async fn the_root_and_app_without_its_slash_redirect_to_the_app() {
+async fn the_root_leads_to_the_console_and_each_folder_without_its_slash_to_itself() {
     let (ctx, _dir) = with_web_dir().await;
-    for path in ["/", "/app"] {
+    for (path, to) in [
+        ("/", "/console/"),
+        ("/console", "/console/"),
+        ("/app", "/app/"),
+    ] {
         let r = get_app(&ctx, path, None).await;
         assert!(r.status.is_redirection(), "{path}: {}", r.status);
-        assert_eq!(r.headers["location"], "/app/", "{path}");
+        assert_eq!(r.headers["location"], to, "{path}");
     }
     // A directory without its slash: to the directory, under /app/.
     let r = get_app(&ctx, "/app/pkg", None).await;
@@ -204,4 +218,36 @@ async fn only_the_apps_own_files_are_served_not_its_tests_or_tools() {
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_console_serves_its_own_pages_and_scripts_with_the_same_headers_and_nothing_else() {
+    let (ctx, _dir) = with_web_dir().await;
+    for (path, media) in [
+        ("/console/", "text/html"),
+        ("/console/index.html", "text/html"),
+        ("/console/console.js", "text/javascript"),
+    ] {
+        let r = get_app(&ctx, path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        let ct = r.headers["content-type"].to_str().unwrap();
+        assert!(ct.starts_with(media), "{path}: {ct}");
+        assert_eq!(r.headers["cache-control"], "no-cache", "{path}");
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+    }
+    for path in [
+        "/console/NOTES.md",
+        "/console/tests/t.js",
+        "/console/tests/",
+    ] {
+        let r = get_app(&ctx, path, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // The app's folder does not serve the console's files, nor the reverse.
+    let r = get_app(&ctx, "/app/console/console.js", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = get_app(&ctx, "/console/app.js", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

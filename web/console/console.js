@@ -1,0 +1,349 @@
+// Parole's console: sign-in, the questionnaires, the staff accounts, one's own password.
+// Plain modules like the phone app (whose DOM helpers it shares), hash routes
+// (`#/questionnaires`, `#/accounts`, `#/password`), every call through the HTTP API.
+
+import { el, clear, toast } from '/app/dom.js';
+import { api, ApiError, getToken, setToken, whenSessionEnds } from './api.js';
+import { t, msg, LANGS, getLang, setLang, formatDate } from './i18n.js';
+
+const ROLES = ['admin', 'coordinator', 'analyst'];
+
+/** The signed-in account (`GET /api/v1/auth/me`), or null. */
+let me = null;
+
+const main = () => document.getElementById('main');
+
+/** The pages, each with who may see it (admin passes everywhere). */
+const PAGES = {
+  questionnaires: { roles: ROLES, label: 'nav_questionnaires', render: showQuestionnaires },
+  accounts: { roles: ['admin'], label: 'nav_accounts', render: showAccounts },
+  password: { roles: ROLES, label: 'nav_password', render: showPassword },
+};
+
+function currentPage() {
+  const name = location.hash.replace(/^#\/?/, '').split('/')[0] || 'questionnaires';
+  return name;
+}
+
+/** A short text for an API error: its message in the interface language, else a generic one. */
+function errorText(e) {
+  if (e instanceof ApiError) {
+    if (e.status === 429 && e.retryAfter) return t('too_many', { s: e.retryAfter });
+    const text = msg(e.body);
+    if (text) return text;
+    return `HTTP ${e.status}`;
+  }
+  return t('network_error');
+}
+
+function renderChrome() {
+  document.documentElement.lang = getLang();
+  document.title = t('title');
+  const skip = document.querySelector('.skip');
+  if (skip) skip.textContent = t('skip_to_content');
+
+  const sw = document.getElementById('lang');
+  const focusedLang = sw.contains(document.activeElement) ? document.activeElement.lang : null;
+  clear(sw);
+  sw.setAttribute('aria-label', t('lang_switch'));
+  for (const l of LANGS) {
+    const b = el('button', { type: 'button', class: 'lang-btn', 'aria-pressed': String(l === getLang()), lang: l }, l.toUpperCase());
+    b.addEventListener('click', () => {
+      if (l === getLang()) return;
+      setLang(l);
+      route();
+    });
+    sw.append(b);
+    if (l === focusedLang) b.focus();
+  }
+
+  const nav = document.getElementById('nav');
+  nav.setAttribute('aria-label', t('nav_label'));
+  clear(nav);
+  if (!me) return;
+  const page = currentPage();
+  for (const [name, p] of Object.entries(PAGES)) {
+    if (!allowed(p)) continue;
+    nav.append(el('a', { href: `#/${name}`, 'aria-current': name === page ? 'page' : null }, t(p.label)));
+  }
+  nav.append(el('span', { class: 'who' }, t('signed_in_as', { name: me.username, role: t(`role_${me.role}`) })));
+  const out = el('button', { type: 'button', class: 'sign-out' }, t('sign_out'));
+  out.addEventListener('click', signOut);
+  nav.append(out);
+}
+
+/** A labelled control: the label beside it (not around it, so that the control's own text
+ * is not part of its name). */
+function field(id, label, control) {
+  return el('div', { class: 'field' }, el('label', { for: id }, label), control);
+}
+
+const allowed = (page) => me && (me.role === 'admin' || page.roles.includes(me.role));
+
+async function route() {
+  renderChrome();
+  const root = main();
+  if (!me) {
+    showSignIn();
+    return;
+  }
+  const page = PAGES[currentPage()];
+  clear(root);
+  if (!page) {
+    root.append(el('p', { class: 'card' }, t('not_found')));
+    return;
+  }
+  if (!allowed(page)) {
+    root.append(el('p', { class: 'card', role: 'alert' }, t('not_allowed')));
+    return;
+  }
+  root.append(el('p', { class: 'loading' }, t('loading')));
+  try {
+    await page.render(root);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return; // the session ended: signed out
+    clear(root);
+    root.append(el('p', { class: 'card banner-error', role: 'alert' }, errorText(e)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Signing in and out
+
+function showSignIn(notice) {
+  const root = main();
+  clear(root);
+  const error = el('p', { class: 'form-error', role: 'alert', id: 'sign-in-error' }, notice || '');
+  const username = el('input', { id: 'username', name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
+  const password = el('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const submit = el('button', { type: 'submit', class: 'btn btn-primary' }, t('sign_in'));
+  const form = el('form', { class: 'card sign-in', 'aria-labelledby': 'sign-in-title' },
+    el('h1', { id: 'sign-in-title' }, t('sign_in_title')),
+    el('p', { class: 'muted' }, t('sign_in_intro')),
+    field('username', t('username'), username),
+    field('password', t('password'), password),
+    error,
+    submit,
+    el('p', { class: 'aside' }, `${t('interviewer_hint')} `, el('a', { href: '/app/' }, t('interviewer_link'))),
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.textContent = '';
+    submit.disabled = true;
+    submit.textContent = t('signing_in');
+    try {
+      const r = await api('POST', '/api/v1/auth/login', {
+        username: username.value.trim().toLowerCase(),
+        password: password.value,
+      });
+      setToken(r.token);
+      me = await api('GET', '/api/v1/auth/me');
+      if (!location.hash) location.hash = '#/questionnaires';
+      await route();
+      main().focus();
+    } catch (e) {
+      error.textContent = errorText(e);
+      submit.disabled = false;
+      submit.textContent = t('sign_in');
+      password.select();
+    }
+  });
+  root.append(form);
+  username.focus();
+}
+
+async function signOut() {
+  try { await api('POST', '/api/v1/auth/logout'); } catch (_) { /* ended anyway */ }
+  setToken(null);
+  me = null;
+  renderChrome();
+  showSignIn(t('signed_out'));
+}
+
+whenSessionEnds(() => {
+  me = null;
+  renderChrome();
+  showSignIn(t('session_ended'));
+});
+
+// ---------------------------------------------------------------------------------------
+// Questionnaires
+
+async function showQuestionnaires(root) {
+  const { questionnaires } = await api('GET', '/api/v1/questionnaires');
+  clear(root);
+  root.append(el('h1', {}, t('questionnaires')));
+  if (!questionnaires.length) {
+    root.append(el('p', { class: 'card' }, t('no_questionnaires')));
+    return;
+  }
+  const rows = questionnaires.map((q) => {
+    const status = q.latest_version
+      ? [el('span', { class: 'pill' }, t('status_published', { n: q.latest_version, date: formatDate(q.published_at) })),
+        q.draft_changed ? [' ', el('span', { class: 'pill pill-warn' }, t('status_draft_changed'))] : null]
+      : el('span', { class: 'pill pill-off' }, t('status_draft'));
+    const responses = q.responses.length
+      ? q.responses.map((v) => t('version_short', { n: v.version, count: v.responses })).join(' · ')
+      : t('responses_none');
+    return el('tr', { 'data-slug': q.slug },
+      el('th', { scope: 'row' }, q.title || q.slug, el('div', { class: 'small muted' }, q.slug)),
+      el('td', {}, status),
+      el('td', { class: 'responses' }, responses),
+      el('td', {}, q.last_response_at ? formatDate(q.last_response_at) : t('never')));
+  });
+  root.append(el('div', { class: 'table-wrap' },
+    el('table', { class: 'data' },
+      el('thead', {}, el('tr', {},
+        el('th', { scope: 'col' }, t('col_title')),
+        el('th', { scope: 'col' }, t('col_status')),
+        el('th', { scope: 'col' }, t('col_responses')),
+        el('th', { scope: 'col' }, t('col_last_response')))),
+      el('tbody', {}, rows))));
+}
+
+// ---------------------------------------------------------------------------------------
+// Staff accounts (admin)
+
+async function showAccounts(root) {
+  const { users } = await api('GET', '/api/v1/users');
+  clear(root);
+  root.append(el('h1', {}, t('accounts')), el('p', { class: 'muted' }, t('accounts_intro')));
+
+  const rows = users.map((u) => accountRow(u));
+  root.append(el('div', { class: 'table-wrap' },
+    el('table', { class: 'data' },
+      el('thead', {}, el('tr', {},
+        el('th', { scope: 'col' }, t('col_username')),
+        el('th', { scope: 'col' }, t('col_role')),
+        el('th', { scope: 'col' }, t('col_state')),
+        el('th', { scope: 'col' }, t('col_last_seen')),
+        el('th', { scope: 'col' }, t('col_actions')))),
+      el('tbody', {}, rows))));
+  root.append(createAccountForm());
+}
+
+function accountRow(u) {
+  const self = me && u.id === me.id;
+  const change = async (body, done) => {
+    try {
+      await api('PATCH', `/api/v1/users/${u.id}`, body);
+      toast(done, 'info');
+      await route();
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+  };
+  const role = el('select', { 'aria-label': t('role_of', { name: u.username }), disabled: self },
+    ROLES.map((r) => el('option', { value: r, selected: r === u.role }, t(`role_${r}`))));
+  role.addEventListener('change', () => change({ role: role.value }, t('role_done', { name: u.username, role: t(`role_${role.value}`) })));
+  const toggle = el('button', { type: 'button', class: 'btn btn-small btn-secondary', hidden: self },
+    u.disabled ? t('enable') : t('disable'));
+  toggle.addEventListener('click', () => change({ disabled: !u.disabled },
+    t(u.disabled ? 'enabled_done' : 'disabled_done', { name: u.username })));
+  const reset = el('button', { type: 'button', class: 'btn btn-small btn-ghost', 'aria-expanded': 'false' }, t('reset_password'));
+  const id = `pw-${u.id}`;
+  const input = el('input', { id, type: 'password', autocomplete: 'new-password', required: true });
+  const save = el('button', { type: 'submit', class: 'btn btn-small btn-primary' }, t('save'));
+  const form = el('form', { class: 'inline-form', hidden: true },
+    field(id, t('reset_prompt', { name: u.username }), input), save);
+  reset.addEventListener('click', () => {
+    form.hidden = !form.hidden;
+    reset.setAttribute('aria-expanded', String(!form.hidden));
+    if (!form.hidden) input.focus();
+  });
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    change({ password: input.value }, t('reset_done', { name: u.username }));
+  });
+  return el('tr', { 'data-user': u.username },
+    el('th', { scope: 'row' }, u.username, self ? ` ${t('you')}` : ''),
+    el('td', {}, role),
+    el('td', {}, el('span', { class: u.disabled ? 'pill pill-off' : 'pill' }, u.disabled ? t('state_disabled') : t('state_active'))),
+    el('td', {}, u.last_seen_at ? formatDate(u.last_seen_at) : t('never')),
+    el('td', {}, el('div', { class: 'actions' }, toggle, reset), form));
+}
+
+function createAccountForm() {
+  const error = el('p', { class: 'form-error', role: 'alert' });
+  const username = el('input', { id: 'new-username', autocomplete: 'off', required: true, autocapitalize: 'none', spellcheck: 'false' });
+  const role = el('select', { id: 'new-role' }, ROLES.map((r) => el('option', { value: r, selected: r === 'coordinator' }, t(`role_${r}`))));
+  const password = el('input', { id: 'new-password', type: 'password', autocomplete: 'new-password', required: true });
+  const form = el('form', { class: 'card', 'aria-labelledby': 'create-title' },
+    el('h2', { id: 'create-title' }, t('create_account')),
+    el('div', { class: 'inline-form' },
+      field('new-username', t('username'), username),
+      field('new-role', t('col_role'), role),
+      field('new-password', t('password'), password),
+      el('button', { type: 'submit', class: 'btn btn-primary' }, t('create'))),
+    error);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.textContent = '';
+    try {
+      const name = username.value.trim().toLowerCase();
+      await api('POST', '/api/v1/users', { username: name, role: role.value, password: password.value });
+      toast(t('created', { name }), 'info');
+      await route();
+    } catch (e) {
+      error.textContent = errorText(e);
+    }
+  });
+  return form;
+}
+
+// ---------------------------------------------------------------------------------------
+// One's own password
+
+async function showPassword(root) {
+  clear(root);
+  const error = el('p', { class: 'form-error', role: 'alert' });
+  const passwordField = (id, label, autocomplete) => {
+    const input = el('input', { id, type: 'password', autocomplete, required: true });
+    return [input, field(id, label, input)];
+  };
+  const [current, currentField] = passwordField('current-password', t('current_password'), 'current-password');
+  const [next, nextField] = passwordField('new-password', t('new_password'), 'new-password');
+  const [again, againField] = passwordField('confirm-password', t('confirm_password'), 'new-password');
+  const form = el('form', { class: 'card sign-in', 'aria-labelledby': 'password-title' },
+    el('h1', { id: 'password-title' }, t('change_password')),
+    currentField, nextField, againField, error,
+    el('button', { type: 'submit', class: 'btn btn-primary' }, t('save')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.textContent = '';
+    if (next.value !== again.value) {
+      error.textContent = t('passwords_differ');
+      again.focus();
+      return;
+    }
+    try {
+      await api('PUT', '/api/v1/auth/password', { current_password: current.value, new_password: next.value });
+      form.reset();
+      toast(t('password_changed'), 'info');
+      error.textContent = '';
+    } catch (e) {
+      const wrong = e.body?.errors?.[0];
+      error.textContent = wrong ? msg(wrong) : errorText(e);
+      (wrong?.path === '/current_password' ? current : next).focus();
+    }
+  });
+  root.append(form);
+}
+
+// ---------------------------------------------------------------------------------------
+// Start
+
+async function start() {
+  window.addEventListener('hashchange', route);
+  if (getToken()) {
+    try {
+      me = await api('GET', '/api/v1/auth/me');
+    } catch (_) {
+      setToken(null);
+      me = null;
+    }
+  }
+  await route();
+}
+
+start();
