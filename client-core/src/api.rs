@@ -398,6 +398,12 @@ pub struct EnrolmentCode {
     pub enrolment_code: String,
 }
 
+/// `POST /api/v1/qr` (staff): the text to draw as a QR code (answered as SVG).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QrRequest {
+    pub text: String,
+}
+
 /// One interviewer in `GET /api/v1/interviewers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interviewer {

@@ -16,6 +16,7 @@ const main = () => document.getElementById('main');
 /** The pages, each with who may see it (admin passes everywhere). */
 const PAGES = {
   questionnaires: { roles: ROLES, label: 'nav_questionnaires', render: showQuestionnaires },
+  interviewers: { roles: ['coordinator'], label: 'nav_interviewers', render: showInterviewers },
   accounts: { roles: ['admin'], label: 'nav_accounts', render: showAccounts },
   password: { roles: ROLES, label: 'nav_password', render: showPassword },
 };
@@ -199,6 +200,185 @@ async function showQuestionnaires(root) {
         el('th', { scope: 'col' }, t('col_responses')),
         el('th', { scope: 'col' }, t('col_last_response')))),
       el('tbody', {}, rows))));
+}
+
+// ---------------------------------------------------------------------------------------
+// Interviewers and their phones (coordinators)
+
+/** How long an enrolment code lasts (the server's `ENROLMENT_CODE_TTL`). */
+const CODE_DAYS = 7;
+
+const enrolLink = (code) => `${location.origin}/app/#enrol=${encodeURIComponent(code)}`;
+
+/** An `<img>` of the QR code of `text`, drawn by the server (`POST /api/v1/qr`). */
+async function qrImage(text, alt) {
+  const res = await fetch('/api/v1/qr', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${getToken()}` },
+    body: JSON.stringify({ text }),
+  });
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  const url = URL.createObjectURL(await res.blob());
+  return el('img', { class: 'qr', src: url, alt, width: 256, height: 256 });
+}
+
+/** The printable sheet of one interviewer's enrolment: name, QR code, the code in letters,
+ * three lines of instructions. */
+async function enrolmentSheet(name, code) {
+  const expires = formatDate(new Date(Date.now() + CODE_DAYS * 86400_000).toISOString());
+  return el('section', { class: 'sheet' },
+    el('h2', {}, t('sheet_title', { name })),
+    await qrImage(enrolLink(code), t('qr_alt', { name })),
+    el('p', { class: 'code-letters' }, code),
+    el('ol', { class: 'steps' },
+      el('li', {}, t('sheet_step1')),
+      el('li', {}, t('sheet_step2')),
+      el('li', {}, t('sheet_step3', { app: `${location.origin}/app/` }))),
+    el('p', { class: 'small' }, t('sheet_expires', { date: expires })));
+}
+
+/** Prints `sheets` alone (the rest of the page is hidden from print by the style sheet). */
+function printSheets(sheets) {
+  const box = document.getElementById('print-sheets') || document.body.appendChild(el('div', { id: 'print-sheets', class: 'print-only' }));
+  clear(box);
+  box.append(...sheets);
+  window.print();
+}
+
+/** The page of interviewers and phones; `shown`: `{name, code}` to show at once (the code
+ * of the interviewer just created). */
+async function showInterviewers(root, shown = null) {
+  const [{ interviewers }, { devices }] = await Promise.all([
+    api('GET', '/api/v1/interviewers'),
+    api('GET', '/api/v1/devices'),
+  ]);
+  clear(root);
+  root.append(el('h1', {}, t('interviewers')));
+
+  const panel = el('div', { id: 'code-panel', 'aria-live': 'polite' });
+  const showCode = async (name, code) => {
+    clear(panel);
+    const expires = formatDate(new Date(Date.now() + CODE_DAYS * 86400_000).toISOString());
+    const print = el('button', { type: 'button', class: 'btn btn-secondary' }, t('print_sheet'));
+    const close = el('button', { type: 'button', class: 'btn btn-ghost' }, t('close'));
+    const link = enrolLink(code);
+    const card = el('section', { class: 'card code-card', 'aria-labelledby': 'code-title' },
+      el('h2', { id: 'code-title', tabindex: '-1' }, t('code_title', { name })),
+      el('p', {}, t('code_intro', { name, date: expires })),
+      el('div', { class: 'code-body' },
+        await qrImage(link, t('qr_alt', { name })),
+        el('dl', {},
+          el('dt', {}, t('code_letters')), el('dd', { class: 'code-letters' }, code),
+          el('dt', {}, t('enrol_link')), el('dd', { class: 'enrol-link' }, link))),
+      el('div', { class: 'row' }, print, close));
+    print.addEventListener('click', async () => printSheets([await enrolmentSheet(name, code)]));
+    close.addEventListener('click', () => clear(panel));
+    panel.append(card);
+    card.querySelector('h2').focus();
+  };
+
+  // Create an interviewer.
+  const error = el('p', { class: 'form-error', role: 'alert' });
+  const name = el('input', { id: 'interviewer-name', autocomplete: 'off', required: true });
+  const form = el('form', { class: 'card' },
+    el('div', { class: 'inline-form' },
+      field('interviewer-name', t('interviewer_name'), name),
+      el('button', { type: 'submit', class: 'btn btn-primary' }, t('create_interviewer'))),
+    error);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.textContent = '';
+    try {
+      const created = await api('POST', '/api/v1/interviewers', { name: name.value });
+      toast(t('created_interviewer', { name: created.name }), 'info');
+      await showInterviewers(root, { name: created.name, code: created.enrolment_code });
+    } catch (e) {
+      error.textContent = errorText(e);
+    }
+  });
+  root.append(form, panel);
+
+  const active = (id) => devices.filter((d) => d.interviewer_id === id && !d.revoked_at).length;
+  const newCode = async (i) => {
+    try {
+      const { enrolment_code: code } = await api('POST', `/api/v1/interviewers/${i.id}/enrolment-code`, {});
+      await showCode(i.name, code);
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+  };
+  if (!interviewers.length) {
+    root.append(el('p', { class: 'card' }, t('no_interviewers')));
+  } else {
+    const printAll = el('button', { type: 'button', class: 'btn btn-secondary' }, t('print_all'));
+    printAll.addEventListener('click', async () => {
+      if (!window.confirm(t('print_all_confirm'))) return;
+      const sheets = [];
+      for (const i of interviewers) {
+        const { enrolment_code: code } = await api('POST', `/api/v1/interviewers/${i.id}/enrolment-code`, {});
+        sheets.push(await enrolmentSheet(i.name, code));
+      }
+      printSheets(sheets);
+    });
+    root.append(el('div', { class: 'row' }, printAll));
+    root.append(el('div', { class: 'table-wrap' },
+      el('table', { class: 'data' },
+        el('thead', {}, el('tr', {},
+          el('th', { scope: 'col' }, t('col_interviewer')),
+          el('th', { scope: 'col' }, t('col_phones')),
+          el('th', { scope: 'col' }, t('col_actions')))),
+        el('tbody', {}, interviewers.map((i) => {
+          const b = el('button', { type: 'button', class: 'btn btn-small btn-secondary', 'aria-label': t('new_code_for', { name: i.name }) }, t('new_code'));
+          b.addEventListener('click', () => newCode(i));
+          return el('tr', { 'data-interviewer': i.name },
+            el('th', { scope: 'row' }, i.name),
+            el('td', {}, String(active(i.id))),
+            el('td', {}, b));
+        })))));
+  }
+
+  root.append(el('h2', {}, t('phones')));
+  root.append(devices.length ? phonesTable(root, devices) : el('p', { class: 'card' }, t('no_phones')));
+  if (shown) await showCode(shown.name, shown.code);
+}
+
+/** The phones, with what each said at its last sync, and a way to revoke a lost one. */
+function phonesTable(root, devices) {
+  return el('div', { class: 'table-wrap' },
+    el('table', { class: 'data' },
+      el('thead', {}, el('tr', {},
+        el('th', { scope: 'col' }, t('col_phone')),
+        el('th', { scope: 'col' }, t('col_interviewer')),
+        el('th', { scope: 'col' }, t('col_last_sync')),
+        el('th', { scope: 'col' }, t('col_app_version')),
+        el('th', { scope: 'col' }, t('col_waiting')),
+        el('th', { scope: 'col' }, t('col_actions')))),
+      el('tbody', {}, devices.map((d) => {
+        let action;
+        if (d.revoked_at) {
+          action = el('span', { class: 'pill pill-off' }, t('revoked_on', { date: formatDate(d.revoked_at) }));
+        } else {
+          action = el('button', { type: 'button', class: 'btn btn-small btn-ghost' }, t('revoke'));
+          action.addEventListener('click', async () => {
+            if (!window.confirm(t('revoke_confirm', { name: d.name }))) return;
+            try {
+              await api('DELETE', `/api/v1/devices/${d.id}`);
+              toast(t('revoked_done', { name: d.name }), 'info');
+              await showInterviewers(root);
+            } catch (e) {
+              toast(errorText(e), 'error');
+            }
+          });
+        }
+        const state = d.device_state;
+        return el('tr', { 'data-device': d.name },
+          el('th', { scope: 'row' }, d.name),
+          el('td', {}, d.interviewer_name),
+          el('td', {}, d.last_sync_at ? formatDate(d.last_sync_at) : t('never')),
+          el('td', {}, state?.app_version || t('never')),
+          el('td', {}, state ? t('waiting', { queued: state.queued, drafts: state.drafts }) : t('never')),
+          el('td', {}, action));
+      }))));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import jsQR from 'jsqr';
+import { PNG } from 'pngjs';
 import {
   startServer, adminApi, launchPhone, fixture, SHOTS, ADMIN_PASSWORD, axeViolations, formatViolations,
 } from './helpers.js';
@@ -21,6 +23,8 @@ before(async () => {
   await api.publish('besoins-formation', fixture('besoins-formation.json'));
   await api.call('POST', '/api/v1/questionnaires', { slug: 'brouillon', document: fixture('parole-habitants.json') }, { expect: 201 });
   await api.call('POST', '/api/v1/users', { username: 'nadia', role: 'analyst', password: 'analyste-1234' }, { expect: 201 });
+  await api.call('POST', '/api/v1/users', { username: 'claire', role: 'coordinator', password: 'coordination-1234' }, { expect: 201 });
+  await api.call('POST', '/api/v1/users', { username: 'yasmine', role: 'analyst', password: 'analyste-5678' }, { expect: 201 });
   browser = await launchPhone({ viewport: { width: 1280, height: 800 }, isMobile: false, hasTouch: false, deviceScaleFactor: 1 });
 });
 
@@ -148,5 +152,76 @@ test('an analyst changes their own password; a wrong current one is named', { ti
     body: JSON.stringify({ username: 'nadia', password: 'nouveau-1234' }),
   });
   assert.equal(r.status, 200);
+  await page.close();
+});
+
+/** The text of the QR code in `locator` (an image on the page), decoded from a screenshot. */
+async function readQr(locator) {
+  const png = PNG.sync.read(await locator.screenshot());
+  const found = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
+  assert.ok(found, 'a QR code is readable in the image');
+  return found.data;
+}
+
+test('a coordinator creates an interviewer, whose QR code holds a working enrolment link; the phone shows up and is revoked', { timeout: T }, async () => {
+  const page = await signIn('claire', 'coordination-1234');
+  await page.getByRole('link', { name: 'Enquêteurs' }).click();
+  await page.getByRole('heading', { name: 'Enquêteurs et téléphones' }).waitFor();
+  await page.getByText('Aucun téléphone inscrit pour l’instant.').waitFor();
+  await page.getByLabel('Nom de l’enquêteur ou de l’enquêtrice').fill('Awa Diallo');
+  await page.getByRole('button', { name: 'Créer et afficher son code' }).click();
+  await page.getByRole('heading', { name: 'Inscription de Awa Diallo' }).waitFor();
+
+  // The QR code, read as a phone's camera would, is the link with the code shown in letters.
+  const code = (await page.locator('#code-panel dd.code-letters').textContent()).trim();
+  const link = await readQr(page.getByRole('img', { name: 'Code QR du lien d’inscription de Awa Diallo' }));
+  assert.equal(link, `${server.base}/app/#enrol=${encodeURIComponent(code)}`);
+  await assertAccessible(page, 'interviewers with a code');
+  await page.screenshot({ path: `${SHOTS}/console-interviewer-code.png` });
+
+  // The printable sheet: the name, the QR code, the code in letters, three instructions.
+  await page.evaluate(() => { window.print = () => { window.printed = true; }; });
+  await page.getByRole('button', { name: 'Imprimer la fiche' }).click();
+  await page.waitForFunction(() => window.printed === true);
+  const sheet = page.locator('#print-sheets .sheet');
+  assert.equal(await sheet.count(), 1);
+  assert.match(await sheet.textContent(), /Awa Diallo/);
+  assert.equal((await sheet.locator('.code-letters').textContent()).trim(), code);
+  assert.equal(await sheet.locator('ol.steps li').count(), 3);
+  await page.emulateMedia({ media: 'print' });
+  assert.ok(await sheet.isVisible(), 'the sheet prints');
+  assert.ok(!(await page.locator('main').isVisible()), 'the page itself does not');
+  await page.emulateMedia({ media: 'screen' });
+
+  // The code enrols a phone, which the page then lists; a coordinator revokes it.
+  const enrolled = await fetch(`${server.base}/api/v1/enrol`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code, device_name: 'Téléphone d’Awa' }),
+  });
+  assert.equal(enrolled.status, 201);
+  await page.reload();
+  const phone = page.locator('tr[data-device="Téléphone d’Awa"]');
+  await phone.waitFor();
+  assert.match(await phone.textContent(), /Awa Diallo/);
+  assert.equal((await page.locator('tr[data-interviewer="Awa Diallo"] td').first().textContent()).trim(), '1');
+  page.once('dialog', (d) => d.accept());
+  await phone.getByRole('button', { name: 'Révoquer' }).click();
+  await page.getByText('Téléphone « Téléphone d’Awa » révoqué.').waitFor();
+  await page.locator('tr[data-device="Téléphone d’Awa"]').getByText('révoqué le').waitFor();
+  await assertAccessible(page, 'interviewers and phones');
+  await page.close();
+});
+
+test('an analyst cannot reach the interviewers page, nor make QR codes', { timeout: T }, async () => {
+  const page = await signIn('yasmine', 'analyste-5678');
+  assert.equal(await page.getByRole('link', { name: 'Enquêteurs' }).count(), 0);
+  await page.goto(`${server.base}/console/#/interviewers`);
+  await page.getByText('Cette page n’est pas ouverte à votre rôle.').waitFor();
+  const status = await page.evaluate(async () => (await fetch('/api/v1/qr', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${sessionStorage.getItem('parole.console.token')}` },
+    body: JSON.stringify({ text: 'x' }),
+  })).status);
+  assert.equal(status, 403);
   await page.close();
 });

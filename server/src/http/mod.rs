@@ -19,6 +19,7 @@ mod accounts;
 mod attachments;
 mod devices;
 mod exports;
+mod qr;
 mod questionnaires;
 mod sync;
 mod web_app;
@@ -56,7 +57,8 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::routes())
         .merge(questionnaires::routes())
         .merge(exports::routes())
-        .merge(devices::routes());
+        .merge(devices::routes())
+        .merge(qr::routes());
     Router::new()
         .merge(web_app::routes(&state.web_dir))
         .merge(within(api, limits.api))

@@ -96,6 +96,7 @@ const MATRIX: &[(&str, &str, Who)] = &[
         Who::Only(COORDINATORS),
     ),
     ("post", "/api/v1/enrol", Who::Public),
+    ("post", "/api/v1/qr", Who::Only(COORDINATORS)),
     ("get", "/api/v1/devices", Who::Only(COORDINATORS)),
     ("delete", "/api/v1/devices/{id}", Who::Only(COORDINATORS)),
     ("get", "/api/v1/sync/questionnaires", Who::Only(&[Device])),
