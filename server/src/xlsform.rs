@@ -3130,6 +3130,28 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_the_format_refuses_is_taken_out_with_a_warning_and_the_document_parses() {
+        // An unclosed character class: XPath and ECMA-262 both refuse it.
+        let (q, warnings) = constrained("text", "regex(., '[a-')");
+        assert!(q.get("pattern").is_none(), "{q:#}");
+        assert!(q.get("x-error-message").is_none(), "{q:#}");
+        assert!(
+            warnings.iter().any(|w| w.row == Some(3)
+                && w.column.as_deref() == Some("constraint")
+                && w.message.en.contains("constraint taken out")),
+            "{warnings:#?}"
+        );
+        let (visible, warnings) = visible_if("regex(${t}, '(unclosed')");
+        assert_eq!(visible, None);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.message.en.contains("display condition taken out")),
+            "{warnings:#?}"
+        );
+    }
+
+    #[test]
     fn every_broken_workbook_of_the_corpus_is_refused_naming_where() {
         let files = corpus("broken");
         assert_eq!(files.len(), 3, "{files:?}");
