@@ -376,6 +376,61 @@ pub struct Retirement {
     pub retired_reason: Option<String>,
 }
 
+/// The media type `POST /api/v1/xlsform` takes: an Excel workbook (.xlsx).
+pub const XLSX_MEDIA_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+/// The largest workbook `POST /api/v1/xlsform` reads, in bytes (10 MiB).
+pub const MAX_XLSFORM_BYTES: usize = 10 * 1024 * 1024;
+
+/// One row of an XLSForm import's report: where (the sheet's name as written in the
+/// workbook, the row as Excel numbers it, the column's header as written) and what, in
+/// French and English. `row` and `column` are `null` when the issue is about a whole sheet
+/// or the whole file (`sheet` is then `""`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XlsformIssue {
+    pub sheet: String,
+    pub row: Option<u32>,
+    pub column: Option<String>,
+    #[serde(flatten)]
+    pub message: Message,
+}
+
+impl XlsformIssue {
+    /// `sheet:row:column`, the parts it has (`survey:12:relevant`, `survey`, `""`).
+    pub fn place(&self) -> String {
+        let mut out = self.sheet.clone();
+        if let Some(row) = self.row {
+            out.push_str(&format!(":{row}"));
+        }
+        if let Some(column) = &self.column {
+            out.push_str(&format!(":{column}"));
+        }
+        out
+    }
+}
+
+/// `POST /api/v1/xlsform` (coordinator; the body is the workbook): the questionnaire the
+/// workbook converts to, nothing saved, and what could not be converted, row by row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct XlsformReport {
+    pub document: Value,
+    pub warnings: Vec<XlsformIssue>,
+    /// A slug made from the settings' `form_id` (or the title), for
+    /// `POST /api/v1/questionnaires`: the format has no place for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+}
+
+/// The 422 body of `POST /api/v1/xlsform` when the workbook cannot become a questionnaire:
+/// [`ErrorBody`]'s shape, its `errors` being [`XlsformIssue`]s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct XlsformRefusal {
+    pub error: String,
+    #[serde(flatten)]
+    pub message: Message,
+    pub errors: Vec<XlsformIssue>,
+}
+
 /// `POST /api/v1/interviewers` (coordinator).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateInterviewerRequest {

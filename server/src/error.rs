@@ -10,7 +10,7 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use parole_client::api::ErrorBody;
+use parole_client::api::{ErrorBody, XlsformIssue, XlsformRefusal};
 use parole_client::i18n::Message;
 use parole_client::ValidationError;
 use serde::de::DeserializeOwned;
@@ -71,6 +71,16 @@ pub enum AppError {
         message: Message,
         errors: Vec<ValidationError>,
     },
+    /// 415: a body of a type the route does not take (the message says which it takes).
+    #[error("{0}")]
+    UnsupportedMediaType(Message),
+    /// 422: a workbook that cannot become a questionnaire, every reason by sheet, row and
+    /// column (`errors` are `XlsformIssue`s, not errors by path).
+    #[error("{message}")]
+    WorkbookRefused {
+        message: Message,
+        errors: Vec<XlsformIssue>,
+    },
     /// 500: logged, never detailed to the client.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -87,7 +97,10 @@ impl AppError {
             AppError::TooLarge { .. } | AppError::AttachmentTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Invalid { .. } | AppError::WorkbookRefused { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } | AppError::QuotaExceeded { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -104,7 +117,9 @@ impl AppError {
             | AppError::ForbiddenBecause(m)
             | AppError::NotFound(m)
             | AppError::Conflict(m)
+            | AppError::UnsupportedMediaType(m)
             | AppError::Invalid { message: m, .. }
+            | AppError::WorkbookRefused { message: m, .. }
             | AppError::Busy { message: m, .. }
             | AppError::QuotaExceeded { message: m, .. } => m.clone(),
             AppError::Forbidden => Message::new(
@@ -217,6 +232,14 @@ impl IntoResponse for AppError {
             | AppError::QuotaExceeded { retry_after, .. } => Some(retry_seconds(*retry_after)),
             _ => None,
         };
+        if let AppError::WorkbookRefused { errors, .. } = self {
+            let body = XlsformRefusal {
+                error: message.joined(),
+                message,
+                errors,
+            };
+            return (status, Json(body)).into_response();
+        }
         let (errors, limits) = match self {
             AppError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "internal error");

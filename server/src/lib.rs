@@ -25,6 +25,7 @@ pub mod sync;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod throttle;
+pub mod xlsform;
 
 use std::future::Future;
 use std::net::SocketAddr;

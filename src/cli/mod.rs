@@ -4,6 +4,7 @@
 mod client;
 mod server;
 mod staff;
+mod xlsform;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,7 +59,8 @@ pub enum Command {
     ImportBackup(client::ImportBackupArgs),
     /// Export a questionnaire's responses (CSV or NDJSON) with a staff account.
     Export(server::ExportArgs),
-    /// Questionnaires, with a staff account: publish a JSON file as a new version, list.
+    /// Questionnaires: publish a JSON file as a new version, list (with a staff account);
+    /// convert an XLSForm workbook (on this machine).
     #[command(subcommand)]
     Questionnaire(staff::QuestionnaireCommand),
     /// Interviewers, with a staff account: create one and get its enrolment code.

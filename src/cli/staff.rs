@@ -48,6 +48,16 @@ pub enum QuestionnaireCommand {
         #[command(flatten)]
         staff: Staff,
     },
+    /// Convert an XLSForm workbook (.xlsx) to a questionnaire document, on this machine (no
+    /// server, no account): the document as JSON, what was not converted on stderr, row by
+    /// row.
+    ImportXlsform {
+        /// The XLSForm workbook (.xlsx).
+        file: PathBuf,
+        /// Write the document to this file (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +193,9 @@ pub async fn questionnaire(cmd: QuestionnaireCommand, lang: Lang) -> anyhow::Res
             );
             end(session).await;
             Ok(ExitCode::SUCCESS)
+        }
+        QuestionnaireCommand::ImportXlsform { file, output } => {
+            super::xlsform::import(&file, output.as_deref(), lang)
         }
         QuestionnaireCommand::List { staff } => {
             let session = open_session(&staff, lang).await?;

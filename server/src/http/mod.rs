@@ -13,6 +13,7 @@
 //! - [`devices`]: interviewers, enrolment codes, enrolment, devices.
 //! - [`sync`]: what devices pull and push.
 //! - [`attachments`]: photos, by their SHA-256.
+//! - [`xlsform`]: an XLSForm workbook converted to a questionnaire document (nothing saved).
 //! - [`web_app`]: the phone app's static files at `/app/`, health and the OpenAPI document.
 
 mod accounts;
@@ -23,6 +24,7 @@ mod qr;
 mod questionnaires;
 mod sync;
 mod web_app;
+mod xlsform;
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -52,7 +54,8 @@ pub fn router(state: AppState) -> Router {
     let limits = state.time_limits;
     let uploads = Router::new()
         .merge(sync::routes())
-        .merge(attachments::routes());
+        .merge(attachments::routes())
+        .merge(xlsform::routes());
     let api = Router::new()
         .merge(accounts::routes())
         .merge(questionnaires::routes())
@@ -76,7 +79,8 @@ pub fn router(state: AppState) -> Router {
 pub struct TimeLimits {
     /// Every route but the uploads.
     pub api: Duration,
-    /// Pushes and photo uploads: up to 8 or 10 MiB from a phone on a poor network.
+    /// Pushes, photo and workbook uploads: up to 8 or 10 MiB, from a phone on a poor
+    /// network.
     pub upload: Duration,
 }
 

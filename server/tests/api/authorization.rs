@@ -108,6 +108,7 @@ const MATRIX: &[(&str, &str, Who)] = &[
         Who::Only(&[Admin, Coordinator, Analyst, Device]),
     ),
     ("put", "/api/v1/attachments/{name}", Who::Only(&[Device])),
+    ("post", "/api/v1/xlsform", Who::Only(COORDINATORS)),
 ];
 
 fn concrete(path: &str) -> String {

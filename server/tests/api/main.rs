@@ -15,3 +15,4 @@ mod openapi;
 mod questionnaires;
 mod sync;
 mod web_app;
+mod xlsform;
