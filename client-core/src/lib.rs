@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod backup;
+pub mod condition;
 pub mod i18n;
 pub mod outbox;
 pub mod questionnaire;

@@ -45,7 +45,7 @@ fn archive_key(slug: &str, version: i32) -> String {
     format!("questionnaire:{slug}:{version}")
 }
 
-type JsResult<T> = Result<T, ClientError>;
+pub(crate) type JsResult<T> = Result<T, ClientError>;
 
 impl From<ClientError> for JsValue {
     /// A JS `Error` whose `message` is the French text, with `code` and `message_en`.
@@ -58,7 +58,7 @@ impl From<ClientError> for JsValue {
 }
 
 /// A Rust value as a plain JS value (through JSON).
-fn to_js<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
     let text = serde_json::to_string(value)
         .map_err(|e| ClientError::new("internal", e.to_string(), e.to_string()))?;
     js_sys::JSON::parse(&text).map_err(|e| {
@@ -70,7 +70,7 @@ fn to_js<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
 }
 
 /// A JS argument read as `T` (through JSON).
-fn from_js<T: serde::de::DeserializeOwned>(what: &str, value: &JsValue) -> JsResult<T> {
+pub(crate) fn from_js<T: serde::de::DeserializeOwned>(what: &str, value: &JsValue) -> JsResult<T> {
     let text = js_sys::JSON::stringify(value)
         .ok()
         .and_then(|s| JsValue::from(s).as_string())

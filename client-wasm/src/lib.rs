@@ -2,7 +2,9 @@
 //!
 //! - [`IdbStorage`](idb_storage::IdbStorage): client-core's `Storage` over IndexedDB;
 //! - [`FetchTransport`](fetch::FetchTransport): client-core's `Transport` over `fetch`;
-//! - [`ParoleClient`](client::ParoleClient): the JS API the web UI calls (see README.md).
+//! - [`ParoleClient`](client::ParoleClient): the JS API the web UI calls (see README.md);
+//! - [`designer`]: what the console's questionnaire builder asks (errors as one types, the
+//!   preview's `visible` / `validate`, skip logic as picks).
 //!
 //! The browser-only modules are compiled for `wasm32` only; the pure parts ([`util`],
 //! [`error`], [`backup`]) also natively, so `cargo test --workspace` tests them.
@@ -17,6 +19,8 @@ pub mod util;
 
 #[cfg(target_arch = "wasm32")]
 pub mod client;
+#[cfg(target_arch = "wasm32")]
+pub mod designer;
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
 #[cfg(target_arch = "wasm32")]

@@ -5,6 +5,7 @@
 import { el, clear, toast } from '/app/dom.js';
 import { api, ApiError, getToken, setToken, whenSessionEnds } from './api.js';
 import { t, msg, LANGS, getLang, setLang, formatDate } from './i18n.js';
+import { showBuilder } from './builder.js';
 
 const ROLES = ['admin', 'coordinator', 'analyst'];
 
@@ -15,16 +16,22 @@ const main = () => document.getElementById('main');
 
 /** The pages, each with who may see it (admin passes everywhere). */
 const PAGES = {
-  questionnaires: { roles: ROLES, label: 'nav_questionnaires', render: showQuestionnaires },
+  questionnaires: { roles: ROLES, label: 'nav_questionnaires', render: questionnairesPage },
   interviewers: { roles: ['coordinator'], label: 'nav_interviewers', render: showInterviewers },
   accounts: { roles: ['admin'], label: 'nav_accounts', render: showAccounts },
   password: { roles: ROLES, label: 'nav_password', render: showPassword },
 };
 
-function currentPage() {
-  const name = location.hash.replace(/^#\/?/, '').split('/')[0] || 'questionnaires';
-  return name;
+/** The route: the page's name and what follows it (`#/questionnaires/SLUG`). */
+function currentRoute() {
+  const [name, ...rest] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  return { name: name || 'questionnaires', rest: rest.filter(Boolean) };
 }
+
+const currentPage = () => currentRoute().name;
+
+/** The builder on screen, if any: its pending save is finished before leaving it. */
+let builder = null;
 
 /** A short text for an API error: its message in the interface language, else a generic one. */
 function errorText(e) {
@@ -82,13 +89,18 @@ function field(id, label, control) {
 const allowed = (page) => me && (me.role === 'admin' || page.roles.includes(me.role));
 
 async function route() {
+  if (builder) {
+    await builder.flush();
+    builder = null;
+  }
   renderChrome();
   const root = main();
   if (!me) {
     showSignIn();
     return;
   }
-  const page = PAGES[currentPage()];
+  const { name, rest } = currentRoute();
+  const page = PAGES[name];
   clear(root);
   if (!page) {
     root.append(el('p', { class: 'card' }, t('not_found')));
@@ -100,7 +112,7 @@ async function route() {
   }
   root.append(el('p', { class: 'loading' }, t('loading')));
   try {
-    await page.render(root);
+    await page.render(root, rest);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return; // the session ended: signed out
     clear(root);
@@ -170,10 +182,65 @@ whenSessionEnds(() => {
 // ---------------------------------------------------------------------------------------
 // Questionnaires
 
+const isCoordinator = () => me && (me.role === 'admin' || me.role === 'coordinator');
+
+/** `#/questionnaires`: the list; `#/questionnaires/SLUG`: its builder (coordinators). */
+async function questionnairesPage(root, rest) {
+  if (!rest.length) return showQuestionnaires(root);
+  if (!isCoordinator()) {
+    clear(root);
+    root.append(el('p', { class: 'card', role: 'alert' }, t('not_allowed')));
+    return undefined;
+  }
+  builder = await showBuilder(root, rest[0], { canEdit: true });
+  return undefined;
+}
+
+/** A new questionnaire (title and slug), created with an empty draft, opened in the builder. */
+function newQuestionnaireForm() {
+  const error = el('p', { class: 'form-error', role: 'alert' });
+  const title = el('input', { id: 'new-q-title', required: true, autocomplete: 'off' });
+  const slug = el('input', { id: 'new-q-slug', required: true, autocomplete: 'off', spellcheck: 'false' });
+  let slugTouched = false;
+  slug.addEventListener('input', () => { slugTouched = true; });
+  title.addEventListener('input', () => {
+    if (slugTouched) return;
+    slug.value = title.value.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
+  });
+  const form = el('form', { class: 'card', 'aria-labelledby': 'new-q' },
+    el('h2', { id: 'new-q' }, t('new_questionnaire')),
+    el('div', { class: 'inline-form' },
+      field('new-q-title', t('new_title'), title),
+      field('new-q-slug', t('new_slug'), slug),
+      el('button', { type: 'submit', class: 'btn btn-primary' }, t('new_create'))),
+    error);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.textContent = '';
+    const document = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'object',
+      title: title.value.trim(),
+      'x-languages': [getLang()],
+      properties: {},
+      additionalProperties: false,
+    };
+    try {
+      await api('POST', '/api/v1/questionnaires', { slug: slug.value.trim(), document });
+      location.hash = `#/questionnaires/${encodeURIComponent(slug.value.trim())}`;
+    } catch (e) {
+      error.textContent = e.body?.errors?.[0] ? msg(e.body.errors[0]) : errorText(e);
+    }
+  });
+  return form;
+}
+
 async function showQuestionnaires(root) {
   const { questionnaires } = await api('GET', '/api/v1/questionnaires');
   clear(root);
   root.append(el('h1', {}, t('questionnaires')));
+  if (isCoordinator()) root.append(newQuestionnaireForm());
   if (!questionnaires.length) {
     root.append(el('p', { class: 'card' }, t('no_questionnaires')));
     return;
@@ -186,8 +253,11 @@ async function showQuestionnaires(root) {
     const responses = q.responses.length
       ? q.responses.map((v) => t('version_short', { n: v.version, count: v.responses })).join(' · ')
       : t('responses_none');
+    const name = isCoordinator()
+      ? el('a', { href: `#/questionnaires/${encodeURIComponent(q.slug)}` }, q.title || q.slug)
+      : q.title || q.slug;
     return el('tr', { 'data-slug': q.slug },
-      el('th', { scope: 'row' }, q.title || q.slug, el('div', { class: 'small muted' }, q.slug)),
+      el('th', { scope: 'row' }, name, el('div', { class: 'small muted' }, q.slug)),
       el('td', {}, status),
       el('td', { class: 'responses' }, responses),
       el('td', {}, q.last_response_at ? formatDate(q.last_response_at) : t('never')));

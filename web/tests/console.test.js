@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import {
-  startServer, adminApi, launchPhone, fixture, SHOTS, ADMIN_PASSWORD, axeViolations, formatViolations,
+  startServer, adminApi, launchPhone, consoleSignIn, fixture, SHOTS, ADMIN_PASSWORD, axeViolations, formatViolations,
 } from './helpers.js';
 
 const T = 90_000;
@@ -33,17 +33,7 @@ after(async () => {
   await server?.stop();
 });
 
-/** A fresh page signed in as `username`. */
-async function signIn(username, password) {
-  const page = await browser.context.newPage();
-  await page.goto(`${server.base}/`);
-  await page.getByRole('heading', { name: 'Se connecter' }).waitFor();
-  await page.getByLabel('Identifiant').fill(username);
-  await page.getByLabel('Mot de passe').fill(password);
-  await page.getByRole('button', { name: 'Se connecter' }).click();
-  await page.getByRole('heading', { name: 'Questionnaires' }).waitFor();
-  return page;
-}
+const signIn = (username, password) => consoleSignIn(browser.context, server.base, username, password);
 
 async function assertAccessible(page, screen) {
   const violations = await axeViolations(page, screen);

@@ -324,3 +324,15 @@ export function formatViolations(violations) {
     ...v.nodes.map((n) => `    - ${n.target}\n      ${n.html.replace(/\s+/g, ' ').slice(0, 200)}\n      ${(n.summary || '').replace(/\n\s*/g, '\n      ')}`),
   ].join('\n')).join('\n');
 }
+
+/** A new page of `context` signed in to the console at `base` as `username`. */
+export async function consoleSignIn(context, base, username, password) {
+  const page = await context.newPage();
+  await page.goto(`${base}/console/`);
+  await page.getByRole('heading', { name: 'Se connecter' }).waitFor();
+  await page.getByLabel('Identifiant').fill(username);
+  await page.getByLabel('Mot de passe').fill(password);
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.getByRole('heading', { name: 'Questionnaires' }).waitFor();
+  return page;
+}
