@@ -28,16 +28,17 @@ export const setToken = (token) => {
 let onSessionEnded = () => {};
 export const whenSessionEnds = (f) => { onSessionEnded = f; };
 
-/** `method path` with an optional JSON body; resolves to the JSON answer (null for 204). */
-export async function api(method, path, body) {
+/** `method path` with an optional body (JSON, or a file sent as `contentType`); resolves to
+ * the JSON answer (null for 204). */
+export async function api(method, path, body, contentType = null) {
   const headers = {};
   const token = getToken();
   if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (body !== undefined) headers['content-type'] = contentType || 'application/json';
   const res = await fetch(path, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : contentType ? body : JSON.stringify(body),
     cache: 'no-store',
   });
   if (res.status === 204) return null;

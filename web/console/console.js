@@ -236,11 +236,68 @@ function newQuestionnaireForm() {
   return form;
 }
 
+const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+/** An ODK XLSForm (`.xlsx`) converted by the server (nothing saved), its report row by row,
+ * then created as a new questionnaire and opened in the builder. */
+function xlsformImport() {
+  const report = el('div', { class: 'xls-report', 'aria-live': 'polite' });
+  const file = el('input', { id: 'xlsform-file', type: 'file', accept: `.xlsx,${XLSX}` });
+  const issues = (list) => el('div', { class: 'table-wrap' }, el('table', { class: 'data' },
+    el('thead', {}, el('tr', {},
+      el('th', { scope: 'col' }, t('x_sheet')), el('th', { scope: 'col' }, t('x_row')),
+      el('th', { scope: 'col' }, t('x_column')), el('th', { scope: 'col' }, t('x_message')))),
+    el('tbody', {}, list.map((w) => el('tr', {},
+      el('td', {}, w.sheet), el('td', {}, w.row ?? ''), el('td', {}, w.column ?? ''), el('td', {}, msg(w)))))));
+  file.addEventListener('change', async () => {
+    clear(report);
+    const f = file.files?.[0];
+    if (!f) return;
+    report.append(el('p', { class: 'muted' }, t('x_reading', { name: f.name })));
+    let converted;
+    try {
+      converted = await api('POST', '/api/v1/xlsform', f, XLSX);
+    } catch (e) {
+      clear(report);
+      report.append(el('div', { class: 'banner banner-error', role: 'alert' },
+        el('strong', {}, t('x_refused', { name: f.name })), el('p', {}, errorText(e))),
+      e.body?.errors?.length ? issues(e.body.errors) : null);
+      return;
+    }
+    clear(report);
+    const doc = converted.document;
+    const count = Object.keys(doc.properties || {}).length;
+    report.append(el('p', { role: 'status' }, t('x_converted', { title: doc.title, n: count, w: converted.warnings.length })));
+    if (converted.warnings.length) report.append(el('h3', {}, t('x_warnings')), issues(converted.warnings));
+    const error = el('p', { class: 'form-error', role: 'alert' });
+    const slug = el('input', { id: 'xlsform-slug', value: converted.slug || '', required: true, spellcheck: 'false' });
+    const create = el('form', { class: 'inline-form' },
+      field('xlsform-slug', t('new_slug'), slug),
+      el('button', { type: 'submit', class: 'btn btn-primary' }, t('x_create')));
+    create.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      error.textContent = '';
+      try {
+        await api('POST', '/api/v1/questionnaires', { slug: slug.value.trim(), document: doc });
+        location.hash = `#/questionnaires/${encodeURIComponent(slug.value.trim())}`;
+      } catch (e) {
+        error.textContent = e.body?.errors?.[0] ? msg(e.body.errors[0]) : errorText(e);
+      }
+    });
+    report.append(create, error);
+  });
+  return el('section', { class: 'card', 'aria-labelledby': 'xlsform-title' },
+    el('h2', { id: 'xlsform-title' }, t('x_title')),
+    el('p', { class: 'muted' }, t('x_intro')),
+    field('xlsform-file', t('x_file'), file),
+    report);
+}
+
 async function showQuestionnaires(root) {
   const { questionnaires } = await api('GET', '/api/v1/questionnaires');
   clear(root);
   root.append(el('h1', {}, t('questionnaires')));
-  if (isCoordinator()) root.append(newQuestionnaireForm());
+  if (isCoordinator()) root.append(newQuestionnaireForm(), xlsformImport());
   if (!questionnaires.length) {
     root.append(el('p', { class: 'card' }, t('no_questionnaires')));
     return;

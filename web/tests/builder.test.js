@@ -172,6 +172,35 @@ test('a questionnaire built only through the builder is previewed, published, fi
   await page.close();
 });
 
+const XLSFORMS = new URL('../../server/tests/xlsforms/', import.meta.url).pathname;
+
+test('an XLSForm from the corpus is imported in the console, its report read, then published; a broken one is refused with its place', { timeout: T }, async () => {
+  const page = await signIn('admin', ADMIN_PASSWORD);
+  await page.getByLabel('Classeur XLSForm (.xlsx)').setInputFiles(`${XLSFORMS}broken/XLSForm__pyxform__tests__bug_example_xls__duplicate_columns.xlsx`);
+  await page.getByText('ne peut pas devenir un questionnaire').first().waitFor();
+  const refused = page.locator('.xls-report tbody tr').first();
+  assert.match(await refused.textContent(), /survey/);
+  assert.match(await refused.textContent(), /label/);
+
+  await page.getByLabel('Classeur XLSForm (.xlsx)').setInputFiles(`${XLSFORMS}kobotoolbox__kobocat__onadata__apps__main__tests__fixtures__exp.xlsx`);
+  await page.locator('.xls-report [role="status"]').waitFor();
+  const summary = await page.locator('.xls-report [role="status"]').textContent();
+  assert.match(summary, /question\(s\)/);
+  const warnings = await page.locator('.xls-report tbody tr').count();
+  assert.ok(warnings > 0, 'the report lists what was not converted, row by row');
+  assert.match(await page.locator('.xls-report tbody tr').first().textContent(), /survey|settings|choices/);
+  await assertAccessible(page, 'xlsform report');
+  await page.getByLabel('Identifiant (dans les adresses et les exports)').last().fill('import-kobo');
+  await page.getByRole('button', { name: 'Créer le questionnaire et l’ouvrir' }).click();
+  await page.getByRole('heading', { name: 'Aperçu sur téléphone' }).waitFor();
+  await page.getByRole('button', { name: 'Publier…' }).click();
+  await page.getByRole('button', { name: 'Publier', exact: true }).click();
+  await page.getByText('Version 1 publiée').waitFor();
+  const r = await api.call('GET', '/api/v1/questionnaires/import-kobo');
+  assert.equal(r.json.versions.length, 1);
+  await page.close();
+});
+
 test('an analyst cannot reach the builder', { timeout: T }, async () => {
   const page = await signIn('yanis', 'analyste-1234');
   await page.goto(`${server.base}/console/#/questionnaires/${SLUG}`);
