@@ -119,6 +119,9 @@ pub struct DeviceState {
     pub queued: u32,
     pub drafts: u32,
     pub app_version: String,
+    /// Responses the server refused, waiting on the device to be corrected.
+    #[serde(default)]
+    pub rejected: u32,
 }
 
 /// `POST /api/v1/sync/responses`.
@@ -546,4 +549,34 @@ pub struct AttachmentStored {
     pub size: u64,
     /// `false` when the server already held it (nothing changed).
     pub created: bool,
+}
+
+/// `GET /api/v1/questionnaires/{slug}/collection` (coordinator): how the collection goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Collection {
+    /// Responses received, every version.
+    pub total: i64,
+    /// Responses by the day they were completed (the interviewer's local date), in order.
+    pub per_day: Vec<DayCount>,
+    /// Responses by interviewer (the interviewer of the phone that made them), by name.
+    pub per_interviewer: Vec<InterviewerCount>,
+    /// The median time from the first answer to "Terminer", in seconds.
+    pub median_duration_s: Option<f64>,
+    /// Responses received whose photos have not all arrived yet.
+    pub waiting_for_photos: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayCount {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub responses: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterviewerCount {
+    pub interviewer_id: Uuid,
+    pub name: String,
+    pub responses: i64,
+    pub last_received_at: DateTime<Utc>,
 }

@@ -444,6 +444,7 @@ impl<S: Storage, T: Transport> SyncEngine<S, T> {
             queued: counts.queued as u32,
             drafts: counts.drafts as u32,
             app_version: self.config.app_version.clone(),
+            rejected: counts.rejected as u32,
         };
         let total = queued.len();
         let mut report = SyncReport::default();

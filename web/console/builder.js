@@ -73,12 +73,13 @@ class Builder {
 
   render() {
     const r = this.root;
+    if (this.view === 'follow') this.preview?.destroy();
     clear(r);
     this.status = el('p', { class: 'save-line', role: 'status', 'aria-live': 'polite' });
     this.conflict = el('div', { class: 'conflict', role: 'alert', hidden: true });
     this.errorBox = el('div', { class: 'doc-errors', 'aria-live': 'polite' });
     const tabs = el('div', { class: 'tabs', role: 'group', 'aria-label': t('b_views') },
-      ...['builder', 'json'].map((v) => {
+      ...['builder', 'json', 'follow'].map((v) => {
         const btn = el('button', { type: 'button', class: 'btn btn-small tab', 'aria-pressed': String(this.view === v) }, t(`b_view_${v}`));
         btn.addEventListener('click', () => { this.view = v; this.render(); });
         return btn;
@@ -98,6 +99,10 @@ class Builder {
       el('h2', { id: 'preview-title' }, t('b_preview')),
       el('div', { class: 'phone' }));
     r.append(el('div', { class: 'builder-cols' }, this.body, this.previewBox));
+    if (this.view === 'follow') {
+      this.renderFollow();
+      return;
+    }
     if (this.view === 'json') this.renderJson();
     else this.renderBuilder();
     this.check();
@@ -252,6 +257,46 @@ class Builder {
         el('thead', {}, el('tr', {},
           el('th', { scope: 'col' }, t('p_version')), el('th', { scope: 'col' }, t('p_published_on')), el('th', { scope: 'col' }, t('p_state')))),
         el('tbody', {}, rows)));
+  }
+
+  // ----------------------------------------------------------------- following the collection
+
+  /** Responses per day and per interviewer, the median duration, what is stuck. */
+  async renderFollow() {
+    this.previewBox.hidden = true;
+    clear(this.body);
+    const [c, { devices }] = await Promise.all([
+      api('GET', `/api/v1/questionnaires/${encodeURIComponent(this.slug)}/collection`),
+      api('GET', '/api/v1/devices'),
+    ]);
+    const refused = devices.filter((d) => !d.revoked_at).reduce((n, d) => n + (d.device_state?.rejected || 0), 0);
+    const minutes = c.median_duration_s === null ? t('never')
+      : t('f_minutes', { m: Math.floor(c.median_duration_s / 60), s: String(Math.round(c.median_duration_s % 60)).padStart(2, '0') });
+    const figure = (label, value, cls = '') => el('div', { class: `count ${cls}` },
+      el('div', { class: 'count-n' }, String(value)), el('div', { class: 'count-label' }, label));
+    this.body.append(el('div', { class: 'counts follow-counts' },
+      figure(t('f_total'), c.total),
+      figure(t('f_median'), minutes),
+      figure(t('f_waiting_photos'), c.waiting_for_photos, c.waiting_for_photos ? 'c-warn' : ''),
+      figure(t('f_refused'), refused, refused ? 'c-rejected' : '')));
+    const max = Math.max(1, ...c.per_day.map((d) => d.responses));
+    const bar = (n) => el('span', { class: 'bar', style: `width:${Math.round((n / max) * 100)}%`, 'aria-hidden': 'true' });
+    this.body.append(el('h2', {}, t('f_per_day')), c.per_day.length
+      ? el('table', { class: 'data follow-days' },
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, t('f_day')), el('th', { scope: 'col' }, t('f_responses')))),
+        el('tbody', {}, c.per_day.map((d) => el('tr', {},
+          el('th', { scope: 'row' }, formatDay(d.day)),
+          el('td', {}, el('span', { class: 'bar-wrap' }, bar(d.responses)), ` ${d.responses}`)))))
+      : el('p', { class: 'muted' }, t('responses_none')));
+    this.body.append(el('h2', {}, t('f_per_interviewer')), c.per_interviewer.length
+      ? el('table', { class: 'data follow-interviewers' },
+        el('thead', {}, el('tr', {},
+          el('th', { scope: 'col' }, t('col_interviewer')), el('th', { scope: 'col' }, t('f_responses')),
+          el('th', { scope: 'col' }, t('f_last')))),
+        el('tbody', {}, c.per_interviewer.map((i) => el('tr', {},
+          el('th', { scope: 'row' }, i.name), el('td', {}, String(i.responses)), el('td', {}, formatDate(i.last_received_at))))))
+      : el('p', { class: 'muted' }, t('responses_none')));
+    this.body.append(el('p', { class: 'small muted' }, t('f_refused_help')));
   }
 
   // ----------------------------------------------------------------- the JSON view
@@ -722,6 +767,13 @@ class Builder {
       this.preview.mount(box);
     }
   }
+}
+
+/** `YYYY-MM-DD` as a date in the interface language. */
+function formatDay(day) {
+  const d = new Date(`${day}T12:00:00`);
+  if (Number.isNaN(d.getTime())) return day;
+  return d.toLocaleDateString(document.documentElement.lang === 'en' ? 'en-GB' : 'fr-FR', { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' });
 }
 
 /** A first value for a clause on `c`. */

@@ -503,7 +503,7 @@ function phonesTable(root, devices) {
           el('td', {}, d.interviewer_name),
           el('td', {}, d.last_sync_at ? formatDate(d.last_sync_at) : t('never')),
           el('td', {}, state?.app_version || t('never')),
-          el('td', {}, state ? t('waiting', { queued: state.queued, drafts: state.drafts }) : t('never')),
+          el('td', {}, state ? t('waiting', { queued: state.queued, drafts: state.drafts, rejected: state.rejected || 0 }) : t('never')),
           el('td', {}, action));
       }))));
 }

@@ -169,6 +169,16 @@ test('a questionnaire built only through the builder is previewed, published, fi
   } finally {
     await phone.close();
   }
+
+  // Following the collection: the response, by day and by interviewer.
+  await page.getByRole('button', { name: 'Suivi de la collecte' }).click();
+  await page.getByRole('heading', { name: 'Réponses par enquêteur' }).waitFor();
+  const total = page.locator('.count', { hasText: 'réponses reçues' }).locator('.count-n');
+  assert.equal((await total.textContent()).trim(), '1');
+  const ines = page.locator('.follow-interviewers tbody tr', { hasText: 'Inès' });
+  assert.equal((await ines.locator('td').first().textContent()).trim(), '1');
+  assert.equal(await page.locator('.follow-days tbody tr').count(), 1);
+  await assertAccessible(page, 'collection');
   await page.close();
 });
 

@@ -8,7 +8,8 @@
 //! - `devices`: interviewers, enrolment codes, devices;
 //! - `questionnaires`: drafts, published versions, their retirement;
 //! - `responses`: storing pushed responses, streaming them out for the exports;
-//! - `attachments`: photos, stored by content hash.
+//! - `attachments`: photos, stored by content hash;
+//! - `collection`: how a questionnaire's collection goes (counts for the coordinator).
 //!
 //! This file holds what they share: [`DbError`] (a unique violation on any `?` becomes
 //! [`DbError::Conflict`]), the migrations, the pool, and the role column's spelling.
@@ -22,12 +23,14 @@ use sqlx::PgPool;
 
 mod accounts;
 mod attachments;
+mod collection;
 mod devices;
 mod questionnaires;
 mod responses;
 
 pub use accounts::*;
 pub use attachments::*;
+pub use collection::*;
 pub use devices::*;
 pub use questionnaires::*;
 pub use responses::*;

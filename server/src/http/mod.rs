@@ -18,6 +18,7 @@
 
 mod accounts;
 mod attachments;
+mod collection;
 mod devices;
 mod exports;
 mod qr;
@@ -61,7 +62,8 @@ pub fn router(state: AppState) -> Router {
         .merge(questionnaires::routes())
         .merge(exports::routes())
         .merge(devices::routes())
-        .merge(qr::routes());
+        .merge(qr::routes())
+        .merge(collection::routes());
     Router::new()
         .merge(web_app::routes(&state.web_dir))
         .merge(within(api, limits.api))

@@ -88,6 +88,11 @@ const MATRIX: &[(&str, &str, Who)] = &[
         "/api/v1/questionnaires/{slug}/responses.csv",
         Who::Only(READERS),
     ),
+    (
+        "get",
+        "/api/v1/questionnaires/{slug}/collection",
+        Who::Only(COORDINATORS),
+    ),
     ("get", "/api/v1/interviewers", Who::Only(COORDINATORS)),
     ("post", "/api/v1/interviewers", Who::Only(COORDINATORS)),
     (

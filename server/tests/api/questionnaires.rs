@@ -498,3 +498,74 @@ async fn the_list_counts_responses_per_version_and_says_when_the_draft_holds_cha
         "{last}"
     );
 }
+
+#[tokio::test]
+async fn the_collection_counts_responses_per_day_and_interviewer_with_the_median_duration() {
+    let (ctx, coord, _device, token) = Ctx::with_device().await;
+    let empty = ctx
+        .get(
+            "/api/v1/questionnaires/besoins-formation/collection",
+            &coord,
+        )
+        .await
+        .json();
+    assert_eq!(empty["total"], 0);
+    assert!(empty["median_duration_s"].is_null());
+
+    // Three interviews of 5, 10 and 30 minutes, on two days; one names a photo not sent yet.
+    let timed = |day: &str, minutes: u32| {
+        let mut r = response(besoins_answers());
+        r["started_at"] = json!(format!("{day}T10:00:00+01:00"));
+        r["completed_at"] = json!(format!("{day}T10:{minutes:02}:00+01:00"));
+        r
+    };
+    let pushed = ctx
+        .push(
+            &token,
+            vec![
+                timed("2026-11-28", 5),
+                timed("2026-11-28", 10),
+                timed("2026-11-29", 30),
+            ],
+        )
+        .await;
+    assert!(results(&pushed).iter().all(|r| r["status"] == "accepted"));
+    sqlx::query(
+        "insert into response_photo (response_id, sha256, pointer, personal)
+         select id, repeat('a', 64), '/photo', false from response limit 1",
+    )
+    .execute(&ctx.db.pool)
+    .await
+    .unwrap();
+
+    let c = ctx
+        .get(
+            "/api/v1/questionnaires/besoins-formation/collection",
+            &coord,
+        )
+        .await
+        .json();
+    assert_eq!(c["total"], 3);
+    assert_eq!(
+        c["per_day"],
+        json!([{"day": "2026-11-28", "responses": 2}, {"day": "2026-11-29", "responses": 1}])
+    );
+    assert_eq!(c["per_interviewer"].as_array().unwrap().len(), 1);
+    assert_eq!(c["per_interviewer"][0]["name"], "Awa Diallo");
+    assert_eq!(c["per_interviewer"][0]["responses"], 3);
+    assert_eq!(c["median_duration_s"], 600.0);
+    assert_eq!(c["waiting_for_photos"], 1);
+
+    let analyst = ctx.login_as(Role::Analyst).await;
+    let r = ctx
+        .get(
+            "/api/v1/questionnaires/besoins-formation/collection",
+            &analyst,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = ctx
+        .get("/api/v1/questionnaires/nulle-part/collection", &coord)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
