@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import {
-  startServer, adminApi, launchPhone, consoleSignIn, SHOTS, ADMIN_PASSWORD, axeViolations, formatViolations,
+  startServer, adminApi, launchPhone, consoleSignIn, fixture, SHOTS, ADMIN_PASSWORD, axeViolations, formatViolations,
 } from './helpers.js';
 
 const T = 180_000;
@@ -22,6 +22,7 @@ before(async () => {
   server = await startServer();
   api = await adminApi(server.base);
   await api.call('POST', '/api/v1/users', { username: 'yanis', role: 'analyst', password: 'analyste-1234' }, { expect: 201 });
+  await api.call('POST', '/api/v1/users', { username: 'claire', role: 'coordinator', password: 'coordination-1234' }, { expect: 201 });
   laptop = await launchPhone({ viewport: { width: 1280, height: 900 }, isMobile: false, hasTouch: false, deviceScaleFactor: 1 });
 });
 
@@ -209,6 +210,58 @@ test('an XLSForm from the corpus is imported in the console, its report read, th
   const r = await api.call('GET', '/api/v1/questionnaires/import-kobo');
   assert.equal(r.json.versions.length, 1);
   await page.close();
+});
+
+test('two editors: the second is told and overwrites nothing; the changes are shown before version 2; a type change is refused', { timeout: T }, async () => {
+  const slug = 'deux-mains';
+  await api.publish(slug, fixture('besoins-formation.json'));
+  const a = await signIn('admin', ADMIN_PASSWORD);
+  const b = await signIn('claire', 'coordination-1234');
+  for (const page of [a, b]) {
+    await page.goto(`${server.base}/console/#/questionnaires/${slug}`);
+    await page.getByRole('heading', { name: 'Aperçu sur téléphone' }).waitFor();
+  }
+  const edit = async (page, key, title) => {
+    const q = page.locator(`.qitem[data-key="${key}"]`);
+    if (!(await q.locator('.qedit').count())) await q.locator('.qitem-title').click();
+    await q.getByLabel('Question', { exact: true }).first().fill(title);
+  };
+  await edit(a, 'conseil', 'Votre conseil citoyen');
+  await saved(a);
+  await edit(b, 'role', 'Votre rôle au conseil');
+  await b.getByRole('alert').filter({ hasText: /modifié|changed/ }).waitFor();
+  let doc = (await api.call('GET', `/api/v1/questionnaires/${slug}`)).json.draft;
+  assert.equal(doc.properties.conseil.title, 'Votre conseil citoyen', 'the first editor\'s change stays');
+  assert.notEqual(doc.properties.role.title, 'Votre rôle au conseil', 'the second editor overwrote nothing');
+  await b.getByRole('button', { name: 'Recharger le brouillon' }).click();
+  await b.locator('.qitem[data-key="conseil"]', { hasText: 'Votre conseil citoyen' }).waitFor();
+  await b.close();
+
+  // Before version 2: what changed since version 1.
+  await a.getByRole('button', { name: 'Publier…' }).click();
+  const review = a.locator('.publish-review');
+  await review.getByText('Changements depuis la version 1').waitFor();
+  assert.match(await review.textContent(), /Votre conseil citoyen|conseil/);
+  await assertAccessible(a, 'publish review');
+  await review.getByRole('button', { name: 'Publier', exact: true }).click();
+  await a.getByText('Version 2 publiée').waitFor();
+
+  // A question whose kind changes would make earlier responses unreadable: refused, saying
+  // why and what to do instead.
+  await a.getByRole('button', { name: 'JSON', exact: true }).click();
+  const json = a.getByLabel('Le document du questionnaire (JSON)');
+  doc = JSON.parse(await json.inputValue());
+  doc.properties.annee_entree = { type: 'string', title: doc.properties.annee_entree.title };
+  await json.fill(JSON.stringify(doc, null, 2));
+  await saved(a);
+  await a.getByRole('button', { name: 'Publier…' }).click();
+  const refusal = a.locator('.publish-review [role="alert"]');
+  await refusal.waitFor();
+  assert.match(await refusal.textContent(), /annee_entree/);
+  assert.ok(await a.locator('.publish-review').getByRole('button', { name: 'Publier', exact: true }).isDisabled());
+  const versions = (await api.call('GET', `/api/v1/questionnaires/${slug}`)).json.versions;
+  assert.equal(versions.length, 2, 'nothing more was published');
+  await a.close();
 });
 
 test('an analyst cannot reach the builder', { timeout: T }, async () => {

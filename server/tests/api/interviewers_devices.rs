@@ -134,6 +134,16 @@ async fn the_device_list_shows_the_interviewer_last_sync_and_state() {
     assert!(d["last_sync_at"].is_string());
     assert_eq!(
         d["device_state"],
-        json!({"queued": 0, "drafts": 1, "app_version": "0.1.0"})
+        json!({"queued": 0, "drafts": 1, "app_version": "0.1.0", "rejected": 0}),
+        "a phone that does not report its refused responses (an older app) counts none"
     );
+    // A phone that reports them: what it said is kept.
+    ctx.post(
+        "/api/v1/sync/responses",
+        Some(&token),
+        json!({"responses": [], "device_state": {"queued": 0, "drafts": 0, "app_version": "0.2.0", "rejected": 2}}),
+    )
+    .await;
+    let list = ctx.get("/api/v1/devices", &coord).await.json();
+    assert_eq!(list["devices"][0]["device_state"]["rejected"], 2);
 }
