@@ -54,6 +54,15 @@ async fn a_newcomer_publishes_enrols_fills_syncs_and_exports_with_the_cli() {
         ],
     ));
     assert!(out.contains("besoins-formation version 1"), "{out}");
+    let out = ok(parole(
+        &url,
+        &client,
+        &["questionnaire", "changes", "besoins-formation"],
+    ));
+    assert!(
+        out.contains("le brouillon est identique à la version 1"),
+        "{out}"
+    );
 
     let svg = dir.path().join("camille.svg");
     let out = ok(parole(

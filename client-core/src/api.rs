@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::changes::Change;
 use crate::i18n::Message;
 use crate::response::{ContentHash, Location, Response, ResponseId};
 use crate::validate::ValidationError;
@@ -173,6 +174,10 @@ pub struct ErrorBody {
     /// Absent only from a body that did not come from Parole.
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub message: Option<Message>,
+    /// What went wrong, for a client to act on, where the status alone does not say
+    /// (`draft_conflict`, `breaking_change`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ValidationError>,
 }
@@ -182,6 +187,7 @@ impl ErrorBody {
         Self {
             error: message.joined(),
             message: Some(message),
+            code: None,
             errors,
         }
     }
@@ -283,12 +289,59 @@ pub struct CreatedQuestionnaire {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PutDraftRequest {
     pub document: Value,
+    /// The draft's revision the edit started from ([`QuestionnaireDetail::draft_revision`]):
+    /// when another save came in since, nothing is saved and the answer is 409
+    /// [`DraftConflict`]. Without it, the last save wins (the CLI's `publish --file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_revision: Option<i64>,
 }
 
-/// `POST /api/v1/questionnaires/{slug}/publish`: the version the draft became.
+/// `PUT /api/v1/questionnaires/{slug}/draft` answered 200: the draft's new revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedDraft {
+    pub revision: i64,
+}
+
+/// The error code of a [`DraftConflict`].
+pub const DRAFT_CONFLICT: &str = "draft_conflict";
+/// The error code of a publication refused for its breaking changes (409, each one in
+/// `errors` with the code `type_changed`).
+pub const BREAKING_CHANGE: &str = "breaking_change";
+
+/// `PUT /api/v1/questionnaires/{slug}/draft` answered 409: someone saved the draft since
+/// `base_revision`. [`ErrorBody`]'s shape (code [`DRAFT_CONFLICT`]), with where the draft is
+/// now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftConflict {
+    pub error: String,
+    #[serde(flatten)]
+    pub message: Message,
+    pub code: String,
+    /// The draft's current revision.
+    pub revision: i64,
+    /// When, and by whom (a username), it was saved last.
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<String>,
+}
+
+/// `POST /api/v1/questionnaires/{slug}/publish` answered 201: the version the draft became,
+/// and what changed since the version before (none for the first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Published {
     pub version: i32,
+    #[serde(default)]
+    pub changes: Vec<Change>,
+}
+
+/// `GET /api/v1/questionnaires/{slug}/changes` (coordinator): what publishing the draft
+/// would change, compared with the latest published version (`base_version`; `null`, and
+/// no changes, while nothing is published). `breaking` lists what would make the responses
+/// already received unreadable: while it is not empty, publishing is refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QuestionnaireChanges {
+    pub base_version: Option<i32>,
+    pub changes: Vec<Change>,
+    pub breaking: Vec<Change>,
 }
 
 /// One questionnaire in `GET /api/v1/questionnaires`.
@@ -343,6 +396,12 @@ pub struct VersionSummary {
 pub struct QuestionnaireDetail {
     pub slug: String,
     pub draft: Value,
+    /// The draft's revision: 1 when created, one more at each save. Send it back as
+    /// [`PutDraftRequest::base_revision`] so as not to overwrite someone else's save.
+    pub draft_revision: i64,
+    /// When the draft was saved last, and by whom (a username; `null` when unknown).
+    pub draft_updated_at: DateTime<Utc>,
+    pub draft_updated_by: Option<String>,
     pub versions: Vec<VersionSummary>,
 }
 

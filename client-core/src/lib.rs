@@ -3,6 +3,8 @@
 //!
 //! - [`questionnaire`]: parse a questionnaire document (the format in
 //!   `questionnaire-format.md`) into a typed model, refusing a broken one with every error.
+//! - [`changes`]: what changed between two versions of a questionnaire, and whether it would
+//!   make the responses already received unreadable (then publishing is refused).
 //! - [`validate`]: validate a response's answers exactly as the format says (skip logic first).
 //! - [`response`]: a response, its identity and its content hash.
 //! - [`api`]: the HTTP API v1's wire types, used by the server and the clients alike.
@@ -15,6 +17,7 @@
 
 pub mod api;
 pub mod backup;
+pub mod changes;
 pub mod condition;
 pub mod i18n;
 pub mod outbox;

@@ -25,8 +25,8 @@ use crate::api::{
     CreateInterviewerRequest, CreateQuestionnaireRequest, CreateUserRequest, CreatedInterviewer,
     CreatedQuestionnaire, CreatedUser, DeviceList, EnrolRequest, EnrolResponse, EnrolmentCode,
     ErrorBody, ExportParams, InterviewerList, LoginRequest, LoginResponse, Published, PushRequest,
-    PushResponse, PutDraftRequest, QuestionnaireDetail, QuestionnaireList, RetireRequest,
-    Retirement, SyncQuestionnaires, VersionDetail,
+    PushResponse, PutDraftRequest, QuestionnaireChanges, QuestionnaireDetail, QuestionnaireList,
+    RetireRequest, Retirement, SavedDraft, SyncQuestionnaires, VersionDetail,
 };
 use crate::outbox::{OutboxRecord, Storage, StorageError};
 use crate::response::ResponseId;
@@ -323,9 +323,25 @@ pub fn error_message(body: &str) -> crate::i18n::Message {
         .unwrap_or_else(|_| crate::i18n::Message::same(body))
 }
 
+/// The largest error body kept whole (an API error body with its errors by path).
+const MAX_ERROR_BODY: usize = 256 * 1024;
+
 async fn status_error(resp: reqwest::Response) -> TransportError {
     let status = resp.status().as_u16();
-    let body = resp.bytes().await.map(|b| snippet(&b)).unwrap_or_default();
+    let body = resp
+        .bytes()
+        .await
+        .map(|b| {
+            // The API's own error body is kept whole: its errors by path (a refused
+            // questionnaire's, a refused publication's) are what the user reads. Anything
+            // else (a proxy's HTML page…) is cut short.
+            if b.len() <= MAX_ERROR_BODY && serde_json::from_slice::<ErrorBody>(&b).is_ok() {
+                String::from_utf8_lossy(&b).into_owned()
+            } else {
+                snippet(&b)
+            }
+        })
+        .unwrap_or_default();
     TransportError::Status { status, body }
 }
 
@@ -730,18 +746,32 @@ impl StaffSession {
         self.post("/api/v1/questionnaires", request).await
     }
 
-    /// `PUT /api/v1/questionnaires/{slug}/draft`.
-    pub async fn put_draft(&self, slug: &str, request: &PutDraftRequest) -> Result<(), ApiError> {
-        self.send(
-            reqwest::Method::PUT,
-            &format!("/api/v1/questionnaires/{slug}/draft"),
-            Some(request),
-        )
-        .await?;
-        Ok(())
+    /// `PUT /api/v1/questionnaires/{slug}/draft`: the draft's new revision. With
+    /// `base_revision`, a 409 (`DraftConflict`'s body) when someone saved it since.
+    pub async fn put_draft(
+        &self,
+        slug: &str,
+        request: &PutDraftRequest,
+    ) -> Result<SavedDraft, ApiError> {
+        let resp = self
+            .send(
+                reqwest::Method::PUT,
+                &format!("/api/v1/questionnaires/{slug}/draft"),
+                Some(request),
+            )
+            .await?;
+        Ok(read_json(resp).await?)
     }
 
-    /// `POST /api/v1/questionnaires/{slug}/publish`: the draft becomes a new version.
+    /// `GET /api/v1/questionnaires/{slug}/changes`: what publishing the draft would change.
+    pub async fn changes(&self, slug: &str) -> Result<QuestionnaireChanges, ApiError> {
+        self.get(&format!("/api/v1/questionnaires/{slug}/changes"))
+            .await
+    }
+
+    /// `POST /api/v1/questionnaires/{slug}/publish`: the draft becomes a new version (with
+    /// what changed); a 409 (`breaking_change`, each by path) when it would make the
+    /// responses already received unreadable.
     pub async fn publish(&self, slug: &str) -> Result<Published, ApiError> {
         self.post(&format!("/api/v1/questionnaires/{slug}/publish"), &())
             .await

@@ -40,6 +40,9 @@ pub enum AppError {
     NotFound(Message),
     #[error("{0}")]
     Conflict(Message),
+    /// 409 that a client acts on: see [`CodedConflict`].
+    #[error("{}", .0.message)]
+    ConflictWith(Box<CodedConflict>),
     /// 413, with the limits.
     #[error("lot trop gros : au plus {max_responses} réponses et {max_bytes} octets / batch too large: at most {max_responses} responses and {max_bytes} bytes")]
     TooLarge {
@@ -86,14 +89,40 @@ pub enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
+/// A 409 that a client acts on: a `code` saying which conflict (`draft_conflict`,
+/// `breaking_change`), the items at stake by path, and what the client needs to resolve it
+/// (`details`' fields, merged into the body).
+#[derive(Debug)]
+pub struct CodedConflict {
+    pub code: &'static str,
+    pub message: Message,
+    pub errors: Vec<ValidationError>,
+    pub details: Option<Value>,
+}
+
 impl AppError {
+    /// A 409 with a code, the items at stake, and `details` merged into the body.
+    pub fn conflict_with(
+        code: &'static str,
+        message: Message,
+        errors: Vec<ValidationError>,
+        details: Option<Value>,
+    ) -> Self {
+        AppError::ConflictWith(Box::new(CodedConflict {
+            code,
+            message,
+            errors,
+            details,
+        }))
+    }
+
     pub fn status_code(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::ConflictWith(_) => StatusCode::CONFLICT,
             AppError::TooLarge { .. } | AppError::AttachmentTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -122,6 +151,7 @@ impl AppError {
             | AppError::WorkbookRefused { message: m, .. }
             | AppError::Busy { message: m, .. }
             | AppError::QuotaExceeded { message: m, .. } => m.clone(),
+            AppError::ConflictWith(c) => c.message.clone(),
             AppError::Forbidden => Message::new(
                 "accès refusé : ce rôle ne permet pas cette action",
                 "forbidden: your role does not allow this",
@@ -240,12 +270,17 @@ impl IntoResponse for AppError {
             };
             return (status, Json(body)).into_response();
         }
+        let mut code = None;
         let (errors, limits) = match self {
             AppError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "internal error");
                 (Vec::new(), None)
             }
             AppError::Invalid { errors, .. } => (errors, None),
+            AppError::ConflictWith(c) => {
+                code = Some(c.code.to_string());
+                (c.errors, c.details)
+            }
             // The limits, for the client to split or shrink what it sends.
             AppError::TooLarge {
                 max_responses,
@@ -259,7 +294,8 @@ impl IntoResponse for AppError {
             }
             _ => (Vec::new(), None),
         };
-        let body = ErrorBody::new(message, errors);
+        let mut body = ErrorBody::new(message, errors);
+        body.code = code;
         if let Some(seconds) = retry_after {
             let seconds = seconds.to_string();
             return (status, [(header::RETRY_AFTER, seconds)], Json(body)).into_response();

@@ -59,7 +59,8 @@ pub enum Command {
     ImportBackup(client::ImportBackupArgs),
     /// Export a questionnaire's responses (CSV or NDJSON) with a staff account.
     Export(server::ExportArgs),
-    /// Questionnaires: publish a JSON file as a new version, list (with a staff account);
+    /// Questionnaires: publish a JSON file as a new version (with what changed), see what
+    /// publishing the draft would change, list (with a staff account);
     /// convert an XLSForm workbook (on this machine).
     #[command(subcommand)]
     Questionnaire(staff::QuestionnaireCommand),

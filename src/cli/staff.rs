@@ -11,6 +11,7 @@ use parole_client::api::{
     CreateInterviewerRequest, CreateQuestionnaireRequest, CreateUserRequest, ErrorBody,
     PutDraftRequest, Role,
 };
+use parole_client::changes::Change;
 use parole_client::native::{ApiClient, ApiError, StaffSession};
 use parole_client::sync::TransportError;
 use serde_json::Value;
@@ -32,7 +33,9 @@ pub struct Staff {
 #[derive(Debug, Subcommand)]
 pub enum QuestionnaireCommand {
     /// Create (or update the draft of) a questionnaire from a JSON file, then publish it as
-    /// a new immutable version.
+    /// a new immutable version, and print what changed since the version before. Refused,
+    /// with the reasons, when a change would make the responses already received
+    /// unreadable (a question's type changed).
     Publish {
         /// The questionnaire's slug (`[a-z0-9-]`), used in URLs and exports.
         #[arg(long)]
@@ -40,6 +43,14 @@ pub enum QuestionnaireCommand {
         /// The questionnaire document (JSON).
         #[arg(long)]
         file: PathBuf,
+        #[command(flatten)]
+        staff: Staff,
+    },
+    /// What publishing the draft would change since the latest published version, and what
+    /// would make publishing it refused.
+    Changes {
+        /// The questionnaire's slug.
+        slug: String,
         #[command(flatten)]
         staff: Staff,
     },
@@ -175,11 +186,19 @@ pub async fn questionnaire(cmd: QuestionnaireCommand, lang: Lang) -> anyhow::Res
                 .await;
             match created {
                 Ok(_) => {}
-                // It exists: the file becomes its new draft.
-                Err(e) if e.status() == Some(409) => session
-                    .put_draft(&slug, &PutDraftRequest { document })
-                    .await
-                    .map_err(|e| describe(e, lang))?,
+                // It exists: the file becomes its new draft (the file wins: no base revision).
+                Err(e) if e.status() == Some(409) => {
+                    session
+                        .put_draft(
+                            &slug,
+                            &PutDraftRequest {
+                                document,
+                                base_revision: None,
+                            },
+                        )
+                        .await
+                        .map_err(|e| describe(e, lang))?;
+                }
                 Err(e) => return Err(describe(e, lang)),
             }
             let published = session
@@ -191,7 +210,73 @@ pub async fn questionnaire(cmd: QuestionnaireCommand, lang: Lang) -> anyhow::Res
                 lang.pick("publié :", "published:"),
                 published.version
             );
+            if published.version > 1 {
+                if published.changes.is_empty() {
+                    println!(
+                        "{}",
+                        lang.pick(
+                            "aucun changement depuis la version précédente",
+                            "no change since the previous version"
+                        )
+                    );
+                } else {
+                    println!(
+                        "{}",
+                        lang.pick(
+                            "changements depuis la version précédente :",
+                            "changes since the previous version:"
+                        )
+                    );
+                    print_changes(&published.changes, lang);
+                }
+            }
             end(session).await;
+            Ok(ExitCode::SUCCESS)
+        }
+        QuestionnaireCommand::Changes { slug, staff } => {
+            let session = open_session(&staff, lang).await?;
+            let changes = session.changes(&slug).await.map_err(|e| describe(e, lang));
+            end(session).await;
+            let changes = changes?;
+            let Some(base) = changes.base_version else {
+                println!(
+                    "{}",
+                    lang.pick(
+                        "rien n'est encore publié : la première publication sera la version 1",
+                        "nothing is published yet: the first publication will be version 1"
+                    )
+                );
+                return Ok(ExitCode::SUCCESS);
+            };
+            if changes.changes.is_empty() && changes.breaking.is_empty() {
+                println!(
+                    "{} {base}",
+                    lang.pick(
+                        "le brouillon est identique à la version",
+                        "the draft is the same as version"
+                    )
+                );
+            } else if !changes.changes.is_empty() {
+                println!(
+                    "{} {base} :",
+                    lang.pick("changements depuis la version", "changes since version")
+                );
+                print_changes(&changes.changes, lang);
+            }
+            if !changes.breaking.is_empty() {
+                println!(
+                    "{}",
+                    lang.pick(
+                        "refusés à la publication (ils rendraient illisibles les réponses déjà \
+                         reçues) :",
+                        "refused on publishing (they would make the responses already received \
+                         unreadable):"
+                    )
+                );
+                for c in &changes.breaking {
+                    println!("  {} : {}", c.path, c.message.pick(lang));
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         QuestionnaireCommand::ImportXlsform { file, output } => {
@@ -207,6 +292,13 @@ pub async fn questionnaire(cmd: QuestionnaireCommand, lang: Lang) -> anyhow::Res
             end(session).await;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// One line per change, in `lang`.
+fn print_changes(changes: &[Change], lang: Lang) {
+    for c in changes {
+        println!("  - {}", c.message.pick(lang));
     }
 }
 

@@ -8,28 +8,86 @@ use uuid::Uuid;
 
 use super::{DbError, Result};
 
-/// Creates a questionnaire with its first draft.
-pub async fn insert_questionnaire(pool: &PgPool, slug: &str, draft: &Value) -> Result<()> {
-    sqlx::query("insert into questionnaire (slug, draft) values ($1, $2::json)")
+/// Creates a questionnaire with its first draft (revision 1), written by `by`.
+pub async fn insert_questionnaire(
+    pool: &PgPool,
+    slug: &str,
+    draft: &Value,
+    by: Uuid,
+) -> Result<()> {
+    sqlx::query("insert into questionnaire (slug, draft, updated_by) values ($1, $2::json, $3)")
         .bind(slug)
         .bind(draft.to_string())
+        .bind(by)
         .execute(pool)
         .await?;
     Ok(())
 }
 
-pub async fn update_draft(pool: &PgPool, slug: &str, draft: &Value) -> Result<()> {
-    let done = sqlx::query(
-        "update questionnaire set draft = $2::json, updated_at = now() where slug = $1",
+/// A questionnaire's draft, with its revision and who saved it last.
+#[derive(Debug, Clone, FromRow)]
+pub struct Draft {
+    pub draft: Value,
+    /// 1 when created, one more at each save.
+    pub revision: i64,
+    pub updated_at: DateTime<Utc>,
+    /// The username of who saved it last (none for a draft saved before this was kept, or
+    /// whose account is gone).
+    pub updated_by: Option<String>,
+}
+
+/// What saving a draft did.
+#[derive(Debug, Clone)]
+pub enum DraftSaved {
+    /// Saved: its new revision.
+    Saved(i64),
+    /// Not saved: the draft is no longer at the revision the save started from; here is
+    /// what it is at.
+    Stale(Draft),
+}
+
+/// Saves the draft, as `by`. With `base_revision`, only if the draft is still at that
+/// revision: the check and the increment are one statement, so of two saves from the same
+/// revision exactly one wins. Without it, the last save wins.
+pub async fn update_draft(
+    pool: &PgPool,
+    slug: &str,
+    draft: &Value,
+    base_revision: Option<i64>,
+    by: Uuid,
+) -> Result<DraftSaved> {
+    let saved: Option<i64> = sqlx::query_scalar(
+        "update questionnaire
+         set draft = $2::json, draft_revision = draft_revision + 1, updated_at = now(),
+             updated_by = $4
+         where slug = $1 and ($3::bigint is null or draft_revision = $3)
+         returning draft_revision",
     )
     .bind(slug)
     .bind(draft.to_string())
-    .execute(pool)
+    .bind(base_revision)
+    .bind(by)
+    .fetch_optional(pool)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(DbError::NotFound);
+    match saved {
+        Some(revision) => Ok(DraftSaved::Saved(revision)),
+        // Either no such questionnaire (NotFound), or another save came in between.
+        None => Ok(DraftSaved::Stale(draft_of(pool, slug).await?)),
     }
-    Ok(())
+}
+
+/// The draft with its revision and who saved it last.
+pub async fn draft_of(pool: &PgPool, slug: &str) -> Result<Draft> {
+    sqlx::query_as(
+        "select q.draft, q.draft_revision as revision, q.updated_at,
+                u.username as updated_by
+         from questionnaire q left join app_user u on u.id = q.updated_by
+         where q.slug = $1",
+    )
+    .bind(slug)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(DbError::NotFound)
 }
 
 pub async fn draft(pool: &PgPool, slug: &str) -> Result<Value> {
@@ -40,33 +98,60 @@ pub async fn draft(pool: &PgPool, slug: &str) -> Result<Value> {
         .ok_or(DbError::NotFound)
 }
 
-/// Freezes `document` (the draft, already checked) as the next version; returns its number.
-pub async fn publish_version(
-    pool: &PgPool,
-    slug: &str,
-    title: &str,
-    document: &Value,
-) -> Result<i32> {
+/// A publication under way: the questionnaire's row is locked (no other publication, no
+/// draft save until it ends), and the draft and the versions are read under that lock, so
+/// what is checked is what gets published. Dropped without [`Publication::publish`], it
+/// publishes nothing.
+pub struct Publication {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    id: i64,
+    pub draft: Value,
+    /// Every published version, oldest first, the retired ones included.
+    pub versions: Vec<VersionRow>,
+}
+
+/// Starts publishing `slug`'s draft: see [`Publication`].
+pub async fn begin_publication(pool: &PgPool, slug: &str) -> Result<Publication> {
     let mut tx = pool.begin().await?;
-    // Lock the questionnaire row so that two publications get two numbers.
-    let id: i64 = sqlx::query_scalar("select id from questionnaire where slug = $1 for update")
-        .bind(slug)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(DbError::NotFound)?;
-    let version: i32 = sqlx::query_scalar(
-        "insert into questionnaire_version (questionnaire_id, version, title, document)
-         select $1, coalesce(max(version), 0) + 1, $2, $3::json
-         from questionnaire_version where questionnaire_id = $1
-         returning version",
+    let (id, draft): (i64, Value) =
+        sqlx::query_as("select id, draft from questionnaire where slug = $1 for update")
+            .bind(slug)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(DbError::NotFound)?;
+    let versions = sqlx::query_as(
+        "select $2::text as slug, v.version, v.title, v.document, v.published_at
+         from questionnaire_version v where v.questionnaire_id = $1 order by v.version",
     )
     .bind(id)
-    .bind(title)
-    .bind(document.to_string())
-    .fetch_one(&mut *tx)
+    .bind(slug)
+    .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok(version)
+    Ok(Publication {
+        tx,
+        id,
+        draft,
+        versions,
+    })
+}
+
+impl Publication {
+    /// Freezes the draft (already checked) as the next version, titled `title`; its number.
+    pub async fn publish(mut self, title: &str) -> Result<i32> {
+        let version: i32 = sqlx::query_scalar(
+            "insert into questionnaire_version (questionnaire_id, version, title, document)
+             select $1, coalesce(max(version), 0) + 1, $2, $3::json
+             from questionnaire_version where questionnaire_id = $1
+             returning version",
+        )
+        .bind(self.id)
+        .bind(title)
+        .bind(self.draft.to_string())
+        .fetch_one(&mut *self.tx)
+        .await?;
+        self.tx.commit().await?;
+        Ok(version)
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize, FromRow)]

@@ -65,6 +65,11 @@ const MATRIX: &[(&str, &str, Who)] = &[
     ),
     (
         "get",
+        "/api/v1/questionnaires/{slug}/changes",
+        Who::Only(COORDINATORS),
+    ),
+    (
+        "get",
         "/api/v1/questionnaires/{slug}/versions/{n}",
         Who::Only(READERS),
     ),

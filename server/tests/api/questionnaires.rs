@@ -1,4 +1,6 @@
-//! Questionnaires: creating, publishing numbered versions, and retiring a version.
+//! Questionnaires: creating, editing the draft (with revisions), what publishing would
+//! change, publishing numbered versions (never one that breaks earlier responses), and
+//! retiring a version.
 
 use axum::http::{Method, StatusCode};
 use parole_client::api::Role;
@@ -474,7 +476,7 @@ async fn the_list_counts_responses_per_version_and_says_when_the_draft_holds_cha
             Some(json!({"document": changed})),
         )
         .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(listed(&ctx, &coord).await["draft_changed"], true);
     ctx.publish(&coord, "besoins-formation", changed).await;
     let mut on_v2 = response(besoins_answers());
@@ -568,4 +570,342 @@ async fn the_collection_counts_responses_per_day_and_interviewer_with_the_median
         .get("/api/v1/questionnaires/nulle-part/collection", &coord)
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What publishing changes, and what it refuses
+
+const BESOINS_CHANGES: &str = "/api/v1/questionnaires/besoins-formation/changes";
+const BESOINS_DRAFT: &str = "/api/v1/questionnaires/besoins-formation/draft";
+
+/// Saves `document` as the draft of `besoins-formation`, from `base_revision` if given.
+async fn save_draft(ctx: &Ctx, token: &str, document: &Value, base_revision: Option<i64>) -> Reply {
+    let mut body = json!({"document": document});
+    if let Some(base) = base_revision {
+        body["base_revision"] = json!(base);
+    }
+    ctx.call(Method::PUT, BESOINS_DRAFT, Some(token), Some(body))
+        .await
+}
+
+/// (kind, key) of each change in a list from the API.
+fn kinds(list: &Value) -> Vec<(String, String)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn owned(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_changes_since_the_latest_version_are_listed_then_published_with_it() {
+    let ctx = Ctx::new().await;
+    let coord = ctx.login_as(Role::Coordinator).await;
+    let analyst = ctx.login_as(Role::Analyst).await;
+    // Nothing published yet: no base, nothing listed.
+    let r = ctx
+        .post(
+            "/api/v1/questionnaires",
+            Some(&coord),
+            json!({"slug": "besoins-formation", "document": besoins()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let r = ctx.get(BESOINS_CHANGES, &coord).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"base_version": null, "changes": [], "breaking": []})
+    );
+    let first = ctx
+        .post(
+            "/api/v1/questionnaires/besoins-formation/publish",
+            Some(&coord),
+            json!({}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    assert_eq!(first.json(), json!({"version": 1, "changes": []}));
+
+    // A relabelled question, an added one, a removed choice.
+    let mut draft = besoins();
+    draft["properties"]["role"]["title"] = json!("Votre collège");
+    draft["properties"]["conseil"]["oneOf"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|c| c["const"] != "malakoff");
+    draft["properties"]["age"] = json!({"type": "integer", "title": "Votre âge", "minimum": 16});
+    let r = save_draft(&ctx, &coord, &draft, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    let expected = owned(&[
+        ("choice_removed", "conseil"),
+        ("question_relabelled", "role"),
+        ("question_added", "age"),
+    ]);
+    let r = ctx.get(BESOINS_CHANGES, &coord).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let listed = r.json();
+    assert_eq!(listed["base_version"], 1);
+    assert_eq!(kinds(&listed["changes"]), expected);
+    assert_eq!(listed["breaking"], json!([]));
+    let added = &listed["changes"][2];
+    assert_eq!(added["path"], "/properties/age");
+    assert_eq!(
+        added["message"],
+        "Question ajoutée : « Votre âge » (age, nombre entier)"
+    );
+    assert_eq!(
+        added["message_en"],
+        "Question added: “Votre âge” (age, whole number)"
+    );
+    // Analysts read questionnaires, but what publishing would change is the coordinators'.
+    assert_eq!(
+        ctx.get(BESOINS_CHANGES, &analyst).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let r = ctx
+        .post(
+            "/api/v1/questionnaires/besoins-formation/publish",
+            Some(&coord),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let published = r.json();
+    assert_eq!(published["version"], 2);
+    assert_eq!(kinds(&published["changes"]), expected);
+    assert_eq!(published["changes"], listed["changes"]);
+    // Published: the draft is now the same as the latest version.
+    assert_eq!(
+        ctx.get(BESOINS_CHANGES, &coord).await.json(),
+        json!({"base_version": 2, "changes": [], "breaking": []})
+    );
+}
+
+#[tokio::test]
+async fn a_type_change_is_refused_with_409_naming_the_path_and_the_way_out() {
+    let ctx = Ctx::new().await;
+    let coord = ctx.login_as(Role::Coordinator).await;
+    ctx.publish(&coord, "besoins-formation", besoins()).await;
+    let mut draft = besoins();
+    draft["properties"]["annee_entree"] =
+        json!({"type": "string", "title": "Depuis quand êtes-vous au conseil ?"});
+    let r = save_draft(&ctx, &coord, &draft, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    let listed = ctx.get(BESOINS_CHANGES, &coord).await.json();
+    assert_eq!(
+        kinds(&listed["breaking"]),
+        owned(&[("type_changed", "annee_entree")])
+    );
+
+    let r = ctx
+        .post(
+            "/api/v1/questionnaires/besoins-formation/publish",
+            Some(&coord),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["code"], "breaking_change");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Publication refusée"),
+        "{body}"
+    );
+    assert!(
+        body["message_en"]
+            .as_str()
+            .unwrap()
+            .starts_with("Not published"),
+        "{body}"
+    );
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{body}");
+    assert_eq!(errors[0]["path"], "/properties/annee_entree");
+    assert_eq!(errors[0]["code"], "type_changed");
+    let fr = errors[0]["message"].as_str().unwrap();
+    assert!(fr.contains("passe de nombre entier à texte court"), "{fr}");
+    assert!(
+        fr.contains("ajoutez une nouvelle question (avec une autre clé)"),
+        "{fr}"
+    );
+    let en = errors[0]["message_en"].as_str().unwrap();
+    assert!(en.contains("add a new question (with another key)"), "{en}");
+    // Nothing was published.
+    let detail = ctx
+        .get("/api/v1/questionnaires/besoins-formation", &coord)
+        .await
+        .json();
+    assert_eq!(detail["versions"].as_array().unwrap().len(), 1, "{detail}");
+
+    // The way out: the new question under another key, the old one removed.
+    let mut draft = besoins();
+    let props = draft["properties"].as_object_mut().unwrap();
+    props.shift_remove("annee_entree");
+    props.insert(
+        "depuis_quand".into(),
+        json!({"type": "string", "title": "Depuis quand êtes-vous au conseil ?"}),
+    );
+    assert_eq!(
+        save_draft(&ctx, &coord, &draft, None).await.status,
+        StatusCode::OK
+    );
+    let r = ctx
+        .post(
+            "/api/v1/questionnaires/besoins-formation/publish",
+            Some(&coord),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["version"], 2);
+    assert_eq!(
+        kinds(&r.json()["changes"]),
+        owned(&[
+            ("question_added", "depuis_quand"),
+            ("question_removed", "annee_entree")
+        ])
+    );
+
+    // Reusing the removed key for answers of another shape is refused too: version 1's
+    // answers under it are whole numbers.
+    draft["properties"]["annee_entree"] = json!({"type": "boolean", "title": "Ancien·ne ?"});
+    assert_eq!(
+        save_draft(&ctx, &coord, &draft, None).await.status,
+        StatusCode::OK
+    );
+    let r = ctx
+        .post(
+            "/api/v1/questionnaires/besoins-formation/publish",
+            Some(&coord),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let error = &r.json()["errors"][0];
+    assert_eq!(error["path"], "/properties/annee_entree");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("dans la version 1"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn two_editors_of_one_draft_never_silently_overwrite_each_other() {
+    let ctx = Ctx::new().await;
+    let alice = ctx.login_named("alice", Role::Coordinator).await;
+    let bruno = ctx.login_named("bruno", Role::Coordinator).await;
+    let r = ctx
+        .post(
+            "/api/v1/questionnaires",
+            Some(&alice),
+            json!({"slug": "besoins-formation", "document": besoins()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+
+    // Both open the draft at revision 1.
+    for token in [&alice, &bruno] {
+        let detail = ctx
+            .get("/api/v1/questionnaires/besoins-formation", token)
+            .await
+            .json();
+        assert_eq!(detail["draft_revision"], 1, "{detail}");
+        assert_eq!(detail["draft_updated_by"], "alice", "{detail}");
+    }
+    // Alice saves first.
+    let mut hers = besoins();
+    hers["title"] = json!("Version d'Alice");
+    let r = save_draft(&ctx, &alice, &hers, Some(1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json(), json!({"revision": 2}));
+    // Bruno's save, from revision 1, is refused: he is told who changed it.
+    let mut his = besoins();
+    his["title"] = json!("Version de Bruno");
+    let r = save_draft(&ctx, &bruno, &his, Some(1)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["code"], "draft_conflict");
+    assert_eq!(body["revision"], 2);
+    assert_eq!(body["updated_by"], "alice");
+    assert!(body["updated_at"].is_string(), "{body}");
+    let fr = body["message"].as_str().unwrap();
+    assert!(
+        fr.starts_with("Ce brouillon a été modifié par alice le "),
+        "{fr}"
+    );
+    assert!(fr.contains("Rechargez-le"), "{fr}");
+    assert!(
+        body["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("changed by alice"),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["path"], "/base_revision");
+    // Alice's content stays.
+    let detail = ctx
+        .get("/api/v1/questionnaires/besoins-formation", &bruno)
+        .await
+        .json();
+    assert_eq!(detail["draft"]["title"], "Version d'Alice");
+    assert_eq!(detail["draft_revision"], 2);
+    assert_eq!(detail["draft_updated_by"], "alice");
+
+    // Bruno reloads and saves from revision 2.
+    let r = save_draft(&ctx, &bruno, &his, Some(2)).await;
+    assert_eq!(r.json(), json!({"revision": 3}));
+    // Publishing leaves the revision alone; a save without a base revision (the CLI) wins.
+    assert_eq!(
+        ctx.publish(&alice, "besoins-formation", his.clone()).await,
+        1
+    );
+    let detail = ctx
+        .get("/api/v1/questionnaires/besoins-formation", &alice)
+        .await
+        .json();
+    // `publish` created nothing (the questionnaire exists): it saved without a base.
+    assert_eq!(detail["draft_revision"], 4);
+    assert_eq!(detail["draft_updated_by"], "alice");
+    let r = ctx
+        .post(
+            "/api/v1/questionnaires/besoins-formation/publish",
+            Some(&alice),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(
+        ctx.get("/api/v1/questionnaires/besoins-formation", &alice)
+            .await
+            .json()["draft_revision"],
+        4
+    );
+    // A revision the draft never had is refused too.
+    let r = save_draft(&ctx, &bruno, &his, Some(9)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("pas de révision 9"));
 }
