@@ -226,22 +226,23 @@ test('two editors: the second is told and overwrites nothing; the changes are sh
     if (!(await q.locator('.qedit').count())) await q.locator('.qitem-title').click();
     await q.getByLabel('Question', { exact: true }).first().fill(title);
   };
-  await edit(a, 'conseil', 'Votre conseil citoyen');
+  await edit(a, 'conseil', 'Dans quel conseil citoyen êtes-vous ?');
   await saved(a);
   await edit(b, 'role', 'Votre rôle au conseil');
   await b.getByRole('alert').filter({ hasText: /modifié|changed/ }).waitFor();
   let doc = (await api.call('GET', `/api/v1/questionnaires/${slug}`)).json.draft;
-  assert.equal(doc.properties.conseil.title, 'Votre conseil citoyen', 'the first editor\'s change stays');
+  assert.equal(doc.properties.conseil.title, 'Dans quel conseil citoyen êtes-vous ?', 'the first editor\'s change stays');
   assert.notEqual(doc.properties.role.title, 'Votre rôle au conseil', 'the second editor overwrote nothing');
   await b.getByRole('button', { name: 'Recharger le brouillon' }).click();
-  await b.locator('.qitem[data-key="conseil"]', { hasText: 'Votre conseil citoyen' }).waitFor();
+  await b.locator('.qitem[data-key="conseil"]', { hasText: 'Dans quel conseil citoyen êtes-vous ?' }).waitFor();
   await b.close();
 
   // Before version 2: what changed since version 1.
   await a.getByRole('button', { name: 'Publier…' }).click();
   const review = a.locator('.publish-review');
+  await review.waitFor();
   await review.getByText('Changements depuis la version 1').waitFor();
-  assert.match(await review.textContent(), /Votre conseil citoyen|conseil/);
+  assert.match(await review.textContent(), /Dans quel conseil citoyen êtes-vous \?/);
   await assertAccessible(a, 'publish review');
   await review.getByRole('button', { name: 'Publier', exact: true }).click();
   await a.getByText('Version 2 publiée').waitFor();
