@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use axum::http::{Method, StatusCode};
-use parole_client::api::Role;
+use parole_client::api::{ResponseDetail, ResponsePage, Review, ReviewState, Role};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -81,13 +81,21 @@ async fn a_review_sets_the_state_and_keeps_the_history_newest_first() {
     assert_eq!(history[0]["by"], "coordinator");
     assert_eq!(history[1]["state"], "has_issues");
     assert_eq!(history[1]["comment"], "Âge manquant");
-    assert!(history[0]["at"].as_str().unwrap() >= history[1]["at"].as_str().unwrap());
+
+    // The wire types read it.
+    let typed: Review = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(typed.state, ReviewState::Approved);
+    assert_eq!(typed.history[1].comment.as_deref(), Some("Âge manquant"));
+    assert!(typed.history[0].at >= typed.history[1].at);
 
     // The single view carries the same review, and who made the response.
     let one = ctx
         .get(&format!("/api/v1/responses/{id}"), &coord)
         .await
         .json();
+    let typed: ResponseDetail = serde_json::from_value(one.clone()).unwrap();
+    assert_eq!(typed.id.to_string(), id);
+    assert_eq!(typed.review.state, ReviewState::Approved);
     assert_eq!(one["review"], v);
     assert_eq!(one["questionnaire"], "besoins-formation");
     assert_eq!(one["interviewer_name"], "Awa Diallo");
@@ -108,6 +116,16 @@ async fn a_review_with_an_unknown_state_is_a_422_and_an_unknown_response_a_404()
         .await
         .unwrap();
     assert_eq!(stored, "received");
+
+    let r = review(
+        &ctx,
+        &coord,
+        &id,
+        json!({"state": "rejected", "comment": "x".repeat(2001)}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(r.json()["errors"][0]["path"], "/comment", "{}", r.text());
 
     let unknown = Uuid::now_v7();
     let r = review(
@@ -142,6 +160,8 @@ async fn the_cursor_walks_every_response_once_newest_first() {
         let r = ctx.get(&uri, &coord).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         let page = r.json();
+        let typed: ResponsePage = serde_json::from_value(page.clone()).unwrap();
+        assert_eq!(typed.responses.len(), ids_of(&page).len());
         let ids = ids_of(&page);
         assert!(ids.len() <= 4);
         seen.extend(ids);
