@@ -403,6 +403,8 @@ pub struct QuestionnaireDetail {
     pub draft_updated_at: DateTime<Utc>,
     pub draft_updated_by: Option<String>,
     pub versions: Vec<VersionSummary>,
+    /// See [`QuestionnaireSettings`].
+    pub approved_only: bool,
 }
 
 /// `GET /api/v1/questionnaires/{slug}/versions/{n}`: one version with its document.
@@ -638,4 +640,253 @@ pub struct InterviewerCount {
     pub name: String,
     pub responses: i64,
     pub last_received_at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading and reviewing responses (staff)
+
+/// `PUT /api/v1/questionnaires/{slug}/settings` (coordinator), also returned in
+/// [`QuestionnaireDetail`]. `approved_only`: analysts see (in the list, one by one and in the
+/// exports) only the responses a coordinator approved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuestionnaireSettings {
+    pub approved_only: bool,
+}
+
+/// Where a response stands in its review. Every response starts `received`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    Received,
+    Approved,
+    HasIssues,
+    Rejected,
+}
+
+impl ReviewState {
+    /// The states as the API writes them.
+    pub const VALUES: [&'static str; 4] = ["received", "approved", "has_issues", "rejected"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewState::Received => "received",
+            ReviewState::Approved => "approved",
+            ReviewState::HasIssues => "has_issues",
+            ReviewState::Rejected => "rejected",
+        }
+    }
+
+    /// The state named `s` (as [`Self::as_str`] writes it).
+    pub fn parse(s: &str) -> Option<ReviewState> {
+        [
+            ReviewState::Received,
+            ReviewState::Approved,
+            ReviewState::HasIssues,
+            ReviewState::Rejected,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// `PUT /api/v1/responses/{id}/review` (coordinator): the new state, with a comment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewRequest {
+    pub state: ReviewState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// The longest comment a review may carry, in characters.
+pub const MAX_REVIEW_COMMENT_CHARS: usize = 2000;
+
+/// One step of a response's review: the state set, by whom (a username; `null` when the
+/// account is gone), when, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewEntry {
+    pub state: ReviewState,
+    pub comment: Option<String>,
+    pub by: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A response's review: its state now and every step, newest first (empty while nobody has
+/// reviewed it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    pub state: ReviewState,
+    pub history: Vec<ReviewEntry>,
+}
+
+/// `GET /api/v1/responses/{id}` (readers): one response. For an analyst, the answers to
+/// personal questions are left out and the location is rounded, as in the exports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseDetail {
+    pub id: Uuid,
+    /// The questionnaire's slug.
+    pub questionnaire: String,
+    pub version: i32,
+    pub answers: Value,
+    /// As the phone wrote them (with its offset).
+    pub started_at: String,
+    pub completed_at: String,
+    pub received_at: DateTime<Utc>,
+    /// From the first answer to "Terminer", in seconds.
+    pub duration_s: f64,
+    pub device_id: Option<Uuid>,
+    pub device_name: Option<String>,
+    pub interviewer_id: Option<Uuid>,
+    pub interviewer_name: Option<String>,
+    pub location: Option<Value>,
+    pub review: Review,
+}
+
+/// One response in [`ResponsePage`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseSummary {
+    pub id: Uuid,
+    pub version: i32,
+    pub completed_at: String,
+    pub received_at: DateTime<Utc>,
+    pub interviewer_name: Option<String>,
+    pub review_state: ReviewState,
+}
+
+/// `GET /api/v1/questionnaires/{slug}/responses` (readers): one page, newest received
+/// first; `next` is the cursor of the next page (`null` on the last one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponsePage {
+    pub responses: Vec<ResponseSummary>,
+    pub next: Option<Cursor>,
+}
+
+/// Where a page of responses ends: opaque to clients, which send it back as `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Cursor(i64);
+
+impl Cursor {
+    /// The cursor after the response with this sequence number.
+    pub fn after_seq(seq: i64) -> Cursor {
+        Cursor(seq)
+    }
+
+    pub fn seq(self) -> i64 {
+        self.0
+    }
+}
+
+impl From<Cursor> for String {
+    fn from(c: Cursor) -> String {
+        format!("r{:x}", c.0)
+    }
+}
+
+impl TryFrom<String> for Cursor {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.strip_prefix('r')
+            .and_then(|hex| i64::from_str_radix(hex, 16).ok())
+            .filter(|seq| *seq > 0)
+            .map(Cursor)
+            .ok_or_else(|| "a cursor is the `next` of a previous page".to_string())
+    }
+}
+
+/// How many responses a page holds: 1 to [`PageLimit::MAX`] (default [`PageLimit::DEFAULT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct PageLimit(u32);
+
+impl PageLimit {
+    pub const DEFAULT: u32 = 50;
+    pub const MAX: u32 = 200;
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for PageLimit {
+    fn default() -> Self {
+        PageLimit(Self::DEFAULT)
+    }
+}
+
+impl From<PageLimit> for u32 {
+    fn from(l: PageLimit) -> u32 {
+        l.0
+    }
+}
+
+impl TryFrom<u32> for PageLimit {
+    type Error = String;
+
+    fn try_from(n: u32) -> Result<Self, String> {
+        if (1..=Self::MAX).contains(&n) {
+            Ok(PageLimit(n))
+        } else {
+            Err(format!("from 1 to {}", Self::MAX))
+        }
+    }
+}
+
+/// The query of `GET /api/v1/questionnaires/{slug}/responses`: every filter optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponseListParams {
+    /// Only this published version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    /// Only the responses completed on or after this day (the phone's local date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Only the responses completed on or before this day (the phone's local date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Only this interviewer's (the interviewer of the phone that made them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interviewer: Option<Uuid>,
+    /// Only the responses in this review state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewState>,
+    /// The `next` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Cursor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<PageLimit>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_what_it_wrote_and_nothing_else() {
+        for seq in [1, 15, 0x7fff_ffff_ffff] {
+            let s = String::from(Cursor::after_seq(seq));
+            assert_eq!(Cursor::try_from(s).unwrap().seq(), seq);
+        }
+        for bad in ["", "r", "42", "r0", "r-1", "rzz", "R1f"] {
+            assert!(Cursor::try_from(bad.to_string()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_page_holds_one_to_two_hundred_responses() {
+        for (n, ok) in [(0, false), (1, true), (50, true), (200, true), (201, false)] {
+            assert_eq!(PageLimit::try_from(n).is_ok(), ok, "{n}");
+        }
+        assert_eq!(PageLimit::default().get(), 50);
+    }
+
+    #[test]
+    fn review_states_are_written_as_the_api_writes_them() {
+        for s in ReviewState::VALUES {
+            let state = ReviewState::parse(s).unwrap();
+            assert_eq!(state.as_str(), s);
+            assert_eq!(serde_json::to_value(state).unwrap(), s);
+        }
+        assert_eq!(ReviewState::parse("parfait"), None);
+    }
 }

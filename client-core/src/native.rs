@@ -26,7 +26,8 @@ use crate::api::{
     CreatedQuestionnaire, CreatedUser, DeviceList, EnrolRequest, EnrolResponse, EnrolmentCode,
     ErrorBody, ExportParams, InterviewerList, LoginRequest, LoginResponse, Published, PushRequest,
     PushResponse, PutDraftRequest, QuestionnaireChanges, QuestionnaireDetail, QuestionnaireList,
-    RetireRequest, Retirement, SavedDraft, SyncQuestionnaires, VersionDetail,
+    QuestionnaireSettings, ResponseDetail, ResponseListParams, ResponsePage, RetireRequest,
+    Retirement, Review, ReviewRequest, SavedDraft, SyncQuestionnaires, VersionDetail,
 };
 use crate::outbox::{OutboxRecord, Storage, StorageError};
 use crate::response::ResponseId;
@@ -830,6 +831,68 @@ impl StaffSession {
         )
         .await?;
         Ok(())
+    }
+
+    /// `GET /api/v1/questionnaires/{slug}/responses`: one page (pass its `next` back as
+    /// `params.after` for the following one).
+    pub async fn responses(
+        &self,
+        slug: &str,
+        params: &ResponseListParams,
+    ) -> Result<ResponsePage, ApiError> {
+        let resp = self
+            .api
+            .client
+            .get(format!(
+                "{}/api/v1/questionnaires/{slug}/responses",
+                self.server
+            ))
+            .query(params)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(map_reqwest)?;
+        if !resp.status().is_success() {
+            return Err(status_error(resp).await.into());
+        }
+        Ok(read_json(resp).await?)
+    }
+
+    /// `GET /api/v1/responses/{id}`.
+    pub async fn response(&self, id: uuid::Uuid) -> Result<ResponseDetail, ApiError> {
+        self.get(&format!("/api/v1/responses/{id}")).await
+    }
+
+    /// `PUT /api/v1/responses/{id}/review` (coordinator): the review now, newest first.
+    pub async fn review(
+        &self,
+        id: uuid::Uuid,
+        request: &ReviewRequest,
+    ) -> Result<Review, ApiError> {
+        let resp = self
+            .send(
+                reqwest::Method::PUT,
+                &format!("/api/v1/responses/{id}/review"),
+                Some(request),
+            )
+            .await?;
+        Ok(read_json(resp).await?)
+    }
+
+    /// `PUT /api/v1/questionnaires/{slug}/settings` (coordinator).
+    pub async fn put_settings(
+        &self,
+        slug: &str,
+        settings: &QuestionnaireSettings,
+    ) -> Result<QuestionnaireSettings, ApiError> {
+        let resp = self
+            .send(
+                reqwest::Method::PUT,
+                &format!("/api/v1/questionnaires/{slug}/settings"),
+                Some(settings),
+            )
+            .await?;
+        Ok(read_json(resp).await?)
     }
 
     /// `POST /api/v1/users` (admin).

@@ -528,6 +528,30 @@ fn csv_bytes(cells: &[String]) -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
+/// What a reader not entitled to personal data gets of one response (the exports with
+/// `personal=omit`, and `GET /api/v1/responses/{id}` for an analyst): the answers to its
+/// version's personal questions removed, the location [`coarsen`]ed. `shape` is its
+/// version's; without one (a version unknown to the caller) none of its answers go out.
+pub fn withhold_personal(
+    answers: &mut Value,
+    location: &mut Option<Value>,
+    version: i32,
+    shape: Option<&VersionShape>,
+) {
+    if let Some(location) = location {
+        coarsen(location);
+    }
+    match shape {
+        Some(shape) => shape.redact(answers),
+        None => {
+            // A version published after the export started: what is personal in it is
+            // unknown here, so none of its answers go out.
+            tracing::warn!(version, "answers of an unknown version left out");
+            *answers = json!({});
+        }
+    }
+}
+
 /// The format of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -553,27 +577,20 @@ pub struct Plan {
     pub personal: PersonalData,
     /// The exported versions' shapes, by version number.
     pub shapes: HashMap<i32, VersionShape>,
+    /// Only the approved responses (an analyst, on an `approved_only` questionnaire).
+    pub approved_only: bool,
 }
 
 impl Plan {
     /// One row, encoded; its personal answers removed first when they are omitted.
     fn encode(&self, mut row: ExportRow) -> Vec<u8> {
         if self.personal == PersonalData::Omit {
-            if let Some(location) = &mut row.location {
-                coarsen(location);
-            }
-            match self.shapes.get(&row.version) {
-                Some(shape) => shape.redact(&mut row.answers),
-                None => {
-                    // A version published after the export started: what is personal in
-                    // it is unknown here, so none of its answers go out.
-                    tracing::warn!(
-                        version = row.version,
-                        "export: answers of an unknown version left out"
-                    );
-                    row.answers = json!({});
-                }
-            }
+            withhold_personal(
+                &mut row.answers,
+                &mut row.location,
+                row.version,
+                self.shapes.get(&row.version),
+            );
         }
         match self.format {
             Format::Ndjson => ndjson_line(&self.slug, &row, self.personal),
@@ -615,6 +632,7 @@ pub fn stream(
             plan.after,
             plan.until,
             plan.personal == PersonalData::Include,
+            plan.approved_only,
         );
         // Batch small rows into chunks of about 64 KiB.
         let mut buf = Vec::with_capacity(64 * 1024);

@@ -8,6 +8,7 @@
 //! - `devices`: interviewers, enrolment codes, devices;
 //! - `questionnaires`: drafts, published versions, their retirement;
 //! - `responses`: storing pushed responses, streaming them out for the exports;
+//! - `reviews`: reading responses one by one or a page at a time, and their review;
 //! - `attachments`: photos, stored by content hash;
 //! - `collection`: how a questionnaire's collection goes (counts for the coordinator).
 //!
@@ -27,6 +28,7 @@ mod collection;
 mod devices;
 mod questionnaires;
 mod responses;
+mod reviews;
 
 pub use accounts::*;
 pub use attachments::*;
@@ -34,6 +36,7 @@ pub use collection::*;
 pub use devices::*;
 pub use questionnaires::*;
 pub use responses::*;
+pub use reviews::*;
 
 /// The migrations in `server/migrations/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();

@@ -368,3 +368,27 @@ pub async fn lookup_versions(pool: &PgPool, keys: &[(String, i32)]) -> Result<Ve
     .fetch_all(pool)
     .await?)
 }
+
+/// A questionnaire's id and whether analysts see its approved responses only.
+pub async fn questionnaire_settings(pool: &PgPool, slug: &str) -> Result<(i64, bool)> {
+    sqlx::query_as("select id, approved_only from questionnaire where slug = $1")
+        .bind(slug)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(DbError::NotFound)
+}
+
+/// Sets whether analysts see questionnaire `slug`'s approved responses only.
+pub async fn set_approved_only(pool: &PgPool, slug: &str, approved_only: bool) -> Result<()> {
+    let done = sqlx::query(
+        "update questionnaire set approved_only = $2, updated_at = now() where slug = $1",
+    )
+    .bind(slug)
+    .bind(approved_only)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}

@@ -213,7 +213,8 @@ pub struct ExportRow {
 /// [`committed_horizon`], so that a client resuming after the last `seq` it got misses
 /// nothing); each with the photos it names that
 /// are still missing (an index lookup per row, on `response_photo`'s primary key), those
-/// answering personal questions only when `personal_photos`.
+/// answering personal questions only when `personal_photos`; only the approved ones when
+/// `approved_only`.
 pub fn export_rows<'a>(
     pool: &'a PgPool,
     questionnaire_id: i64,
@@ -221,6 +222,7 @@ pub fn export_rows<'a>(
     after: i64,
     until: i64,
     personal_photos: bool,
+    approved_only: bool,
 ) -> BoxStream<'a, Result<ExportRow, sqlx::Error>> {
     sqlx::query_as(
         "select id, seq, version, device_id, sender_device_id, started_at, completed_at,
@@ -233,7 +235,7 @@ pub fn export_rows<'a>(
                       order by 1) as photos_missing
          from response r
          where questionnaire_id = $1 and ($2::int is null or version = $2) and seq > $3
-           and seq <= $5
+           and seq <= $5 and (not $6 or review_state = 'approved')
          order by seq",
     )
     .bind(questionnaire_id)
@@ -241,5 +243,6 @@ pub fn export_rows<'a>(
     .bind(after)
     .bind(personal_photos)
     .bind(until)
+    .bind(approved_only)
     .fetch(pool)
 }

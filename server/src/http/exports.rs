@@ -75,7 +75,7 @@ async fn export_response(
         })?;
     let version = params.version;
     let slug = slug.as_str().to_string();
-    let id = db::questionnaire_id(&state.pool, &slug).await?;
+    let (id, approved_only) = db::questionnaire_settings(&state.pool, &slug).await?;
     let versions = db::versions_of(&state.pool, &slug).await?;
     if let Some(v) = version {
         if !versions.iter().any(|r| r.version == v) {
@@ -120,6 +120,7 @@ async fn export_response(
             columns,
             personal,
             shapes: shapes.into_iter().collect(),
+            approved_only: approved_only && role == Role::Analyst,
         },
         permit,
     ));

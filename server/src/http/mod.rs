@@ -10,6 +10,8 @@
 //! - [`accounts`]: login, logout, staff accounts.
 //! - [`questionnaires`]: drafts, publishing, versions, retiring a version.
 //! - [`exports`]: the responses of a questionnaire, NDJSON and CSV.
+//! - [`responses`]: responses a page at a time and one by one, their review, and the
+//!   questionnaire setting that shows analysts the approved ones only.
 //! - [`devices`]: interviewers, enrolment codes, enrolment, devices.
 //! - [`sync`]: what devices pull and push.
 //! - [`attachments`]: photos, by their SHA-256.
@@ -23,6 +25,7 @@ mod devices;
 mod exports;
 mod qr;
 mod questionnaires;
+mod responses;
 mod sync;
 mod web_app;
 mod xlsform;
@@ -61,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::routes())
         .merge(questionnaires::routes())
         .merge(exports::routes())
+        .merge(responses::routes())
         .merge(devices::routes())
         .merge(qr::routes())
         .merge(collection::routes());

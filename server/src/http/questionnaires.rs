@@ -127,6 +127,7 @@ async fn get_questionnaire(
     ApiPath(slug): ApiPath<Slug>,
 ) -> Result<Json<QuestionnaireDetail>, AppError> {
     let draft = db::draft_of(&state.pool, slug.as_str()).await?;
+    let (_, approved_only) = db::questionnaire_settings(&state.pool, slug.as_str()).await?;
     let versions = db::versions_of(&state.pool, slug.as_str())
         .await?
         .iter()
@@ -139,6 +140,7 @@ async fn get_questionnaire(
         draft_updated_at: draft.updated_at,
         draft_updated_by: draft.updated_by,
         versions,
+        approved_only,
     }))
 }
 

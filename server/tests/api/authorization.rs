@@ -98,6 +98,22 @@ const MATRIX: &[(&str, &str, Who)] = &[
         "/api/v1/questionnaires/{slug}/collection",
         Who::Only(COORDINATORS),
     ),
+    (
+        "get",
+        "/api/v1/questionnaires/{slug}/responses",
+        Who::Only(READERS),
+    ),
+    (
+        "put",
+        "/api/v1/questionnaires/{slug}/settings",
+        Who::Only(COORDINATORS),
+    ),
+    ("get", "/api/v1/responses/{id}", Who::Only(READERS)),
+    (
+        "put",
+        "/api/v1/responses/{id}/review",
+        Who::Only(COORDINATORS),
+    ),
     ("get", "/api/v1/interviewers", Who::Only(COORDINATORS)),
     ("post", "/api/v1/interviewers", Who::Only(COORDINATORS)),
     (

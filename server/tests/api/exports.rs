@@ -181,13 +181,13 @@ async fn after_and_version_filter_the_export() {
 // ---------------------------------------------------------------------------------------------
 // Personal data in exports
 
-const PERSONAL: [&str; 3] = ["prenom", "telephone", "email"];
+pub(crate) const PERSONAL: [&str; 3] = ["prenom", "telephone", "email"];
 const HABITANTS_NDJSON: &str = "/api/v1/questionnaires/parole-habitants/responses.ndjson";
 const HABITANTS_CSV: &str = "/api/v1/questionnaires/parole-habitants/responses.csv";
 
 /// The complete valid interview of `parole-habitants` (its cases file), with its contact
 /// details.
-fn habitants_answers() -> Value {
+pub(crate) fn habitants_answers() -> Value {
     let cases: Value = serde_json::from_str(include_str!(
         "../../../schemas/examples/parole-habitants.cases.json"
     ))

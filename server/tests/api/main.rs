@@ -13,6 +13,7 @@ mod health;
 mod interviewers_devices;
 mod openapi;
 mod questionnaires;
+mod responses;
 mod sync;
 mod web_app;
 mod xlsform;
