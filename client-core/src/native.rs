@@ -723,6 +723,15 @@ impl StaffSession {
         Ok(read_json(resp).await?)
     }
 
+    async fn put<R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &(impl serde::Serialize + ?Sized),
+    ) -> Result<R, ApiError> {
+        let resp = self.send(reqwest::Method::PUT, path, Some(body)).await?;
+        Ok(read_json(resp).await?)
+    }
+
     /// `GET /api/v1/questionnaires`.
     pub async fn questionnaires(&self) -> Result<QuestionnaireList, ApiError> {
         self.get("/api/v1/questionnaires").await
@@ -754,14 +763,8 @@ impl StaffSession {
         slug: &str,
         request: &PutDraftRequest,
     ) -> Result<SavedDraft, ApiError> {
-        let resp = self
-            .send(
-                reqwest::Method::PUT,
-                &format!("/api/v1/questionnaires/{slug}/draft"),
-                Some(request),
-            )
-            .await?;
-        Ok(read_json(resp).await?)
+        self.put(&format!("/api/v1/questionnaires/{slug}/draft"), request)
+            .await
     }
 
     /// `GET /api/v1/questionnaires/{slug}/changes`: what publishing the draft would change.
@@ -869,14 +872,8 @@ impl StaffSession {
         id: uuid::Uuid,
         request: &ReviewRequest,
     ) -> Result<Review, ApiError> {
-        let resp = self
-            .send(
-                reqwest::Method::PUT,
-                &format!("/api/v1/responses/{id}/review"),
-                Some(request),
-            )
-            .await?;
-        Ok(read_json(resp).await?)
+        self.put(&format!("/api/v1/responses/{id}/review"), request)
+            .await
     }
 
     /// `PUT /api/v1/questionnaires/{slug}/settings` (coordinator).
@@ -885,14 +882,8 @@ impl StaffSession {
         slug: &str,
         settings: &QuestionnaireSettings,
     ) -> Result<QuestionnaireSettings, ApiError> {
-        let resp = self
-            .send(
-                reqwest::Method::PUT,
-                &format!("/api/v1/questionnaires/{slug}/settings"),
-                Some(settings),
-            )
-            .await?;
-        Ok(read_json(resp).await?)
+        self.put(&format!("/api/v1/questionnaires/{slug}/settings"), settings)
+            .await
     }
 
     /// `POST /api/v1/users` (admin).

@@ -9,7 +9,7 @@ use parole_client::Questionnaire;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use crate::client::{from_js, to_js, JsResult};
+use crate::client::{from_js, to_js};
 use crate::error::ClientError;
 
 /// The errors of a questionnaire document, by path (`[]` when it is valid).
@@ -77,6 +77,5 @@ pub fn condition_from_schema(schema: JsValue) -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = conditionToSchema)]
 pub fn condition_to_schema(condition: JsValue) -> Result<JsValue, JsValue> {
     let condition: Condition = from_js("condition", &condition)?;
-    let schema: JsResult<JsValue> = to_js(&condition.to_schema());
-    Ok(schema?)
+    Ok(to_js(&condition.to_schema())?)
 }
