@@ -601,6 +601,100 @@ pub struct ExportParams {
     /// `omit` or `include` (default: by role; analysts may not include).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personal: Option<PersonalData>,
+    /// Only the responses completed on or after this day (the phone's local date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Only the responses completed on or before this day (the phone's local date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Only this interviewer's (the interviewer of the phone that made them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interviewer: Option<Uuid>,
+    /// Only the responses in this review state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewState>,
+    /// Only the responses with these answers (`where=quartier:malakoff`, repeatable; see
+    /// [`Where`]).
+    #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
+    pub where_: Vec<Where>,
+}
+
+impl ExportParams {
+    /// The filters of this query, as the responses page takes them.
+    pub fn filter(&self) -> ResponseFilter {
+        ResponseFilter {
+            version: self.version,
+            from: self.from,
+            to: self.to,
+            interviewer: self.interviewer,
+            review: self.review,
+            where_: self.where_.clone(),
+        }
+    }
+}
+
+/// A query's parameters as `key=value` pairs, a list (`where`) as the key repeated: what
+/// the server's query parser reads (`serde_urlencoded`, behind `reqwest`'s `.query()`,
+/// cannot write lists).
+pub fn query_pairs<T: Serialize>(query: &T) -> Vec<(String, String)> {
+    let scalar = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = Vec::new();
+    if let Ok(Value::Object(map)) = serde_json::to_value(query) {
+        for (k, v) in map {
+            match v {
+                Value::Null => {}
+                Value::Array(items) => out.extend(items.iter().map(|i| (k.clone(), scalar(i)))),
+                v => out.push((k, scalar(&v))),
+            }
+        }
+    }
+    out
+}
+
+/// What the responses page, the exports and the summaries are filtered on (every filter
+/// optional, all of them together).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseFilter {
+    pub version: Option<i32>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    pub interviewer: Option<Uuid>,
+    pub review: Option<ReviewState>,
+    pub where_: Vec<Where>,
+}
+
+/// One `where=question:value` filter: only the responses whose answer to `question` (its
+/// column name, `section.question` inside a section) is `value` (or, for a multiple choice,
+/// includes it). Several values of one question are alternatives ("Malakoff or Bottière");
+/// filters on different questions all apply ("women" and "15–24").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Where {
+    pub question: String,
+    pub value: String,
+}
+
+impl From<Where> for String {
+    fn from(w: Where) -> String {
+        format!("{}:{}", w.question, w.value)
+    }
+}
+
+impl TryFrom<String> for Where {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.split_once(':') {
+            Some((q, v)) if !q.trim().is_empty() => Ok(Where {
+                question: q.trim().to_string(),
+                value: v.to_string(),
+            }),
+            _ => Err("expected question:value, e.g. quartier:malakoff".to_string()),
+        }
+    }
 }
 
 /// `PUT /api/v1/attachments/sha256:{hex}`: what the server holds.
@@ -850,11 +944,28 @@ pub struct ResponseListParams {
     /// Only the responses in this review state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<ReviewState>,
+    /// Only the responses with these answers (see [`Where`]).
+    #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
+    pub where_: Vec<Where>,
     /// The `next` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Cursor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<PageLimit>,
+}
+
+impl ResponseListParams {
+    /// The filters of this query.
+    pub fn filter(&self) -> ResponseFilter {
+        ResponseFilter {
+            version: self.version,
+            from: self.from,
+            to: self.to,
+            interviewer: self.interviewer,
+            review: self.review,
+            where_: self.where_.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

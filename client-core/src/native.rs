@@ -614,7 +614,7 @@ impl ApiClient {
                 slug,
                 what.format.extension()
             ))
-            .query(&what.params)
+            .query(&crate::api::query_pairs(&what.params))
             .bearer_auth(token)
             .send()
             .await
@@ -850,7 +850,7 @@ impl StaffSession {
                 "{}/api/v1/questionnaires/{slug}/responses",
                 self.server
             ))
-            .query(params)
+            .query(&crate::api::query_pairs(params))
             .bearer_auth(&self.token)
             .send()
             .await

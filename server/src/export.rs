@@ -36,7 +36,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use parole_client::api::{PersonalData, Role};
+use parole_client::api::{PersonalData, Role, Where};
 use parole_client::i18n::Message;
 use parole_client::Questionnaire;
 use serde_json::{json, Value};
@@ -253,6 +253,48 @@ pub fn union_of<'a>(
         .filter(|(_, always_personal)| personal == PersonalData::Include || !always_personal)
         .map(|(c, _)| c)
         .collect()
+}
+
+/// The `where=question:value` filters resolved against the exported `columns`: one
+/// [`db::AnswerIs`] per question, its values alternatives. A question that has no column
+/// (unknown, a note, left out as personal) or whose answers are not single values (a repeat,
+/// a location) is refused, named.
+pub fn resolve_where(columns: &[Column], wheres: &[Where]) -> Result<Vec<db::AnswerIs>, Message> {
+    let mut out: Vec<(String, db::AnswerIs)> = Vec::new();
+    for w in wheres {
+        let Some(column) = columns.iter().find(|c| c.name == w.question) else {
+            return Err(Message::new(
+                format!(
+                    "where : pas de question « {} » dans ce questionnaire",
+                    w.question
+                ),
+                format!("where: no question `{}` in this questionnaire", w.question),
+            ));
+        };
+        if column.kind == ColumnKind::Json {
+            return Err(Message::new(
+                format!(
+                    "where : « {} » ne se filtre pas (liste répétée ou position)",
+                    w.question
+                ),
+                format!(
+                    "where: `{}` cannot be filtered on (a repeat or a location)",
+                    w.question
+                ),
+            ));
+        }
+        match out.iter_mut().find(|(name, _)| *name == w.question) {
+            Some((_, a)) => a.values.push(w.value.clone()),
+            None => out.push((
+                w.question.clone(),
+                db::AnswerIs {
+                    path: pointer_tokens(&column.pointer),
+                    values: vec![w.value.clone()],
+                },
+            )),
+        }
+    }
+    Ok(out.into_iter().map(|(_, a)| a).collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -564,8 +606,9 @@ pub enum Format {
 pub struct Plan {
     pub slug: String,
     pub questionnaire_id: i64,
-    /// One version only, or all of them.
-    pub version: Option<i32>,
+    /// Which responses (the version, dates, answers…, and the approved only for an analyst
+    /// on an `approved_only` questionnaire).
+    pub filter: db::Filter,
     /// Only the responses with `seq > after`.
     pub after: i64,
     /// Only the responses with `seq <= until`: every response under it is committed (see
@@ -577,8 +620,6 @@ pub struct Plan {
     pub personal: PersonalData,
     /// The exported versions' shapes, by version number.
     pub shapes: HashMap<i32, VersionShape>,
-    /// Only the approved responses (an analyst, on an `approved_only` questionnaire).
-    pub approved_only: bool,
 }
 
 impl Plan {
@@ -625,15 +666,14 @@ pub fn stream(
         {
             return;
         }
-        let mut rows = db::export_rows(
-            &pool,
+        let mut query = db::export_query(
             plan.questionnaire_id,
-            plan.version,
+            &plan.filter,
             plan.after,
             plan.until,
             plan.personal == PersonalData::Include,
-            plan.approved_only,
         );
+        let mut rows = db::export_rows(&pool, &mut query);
         // Batch small rows into chunks of about 64 KiB.
         let mut buf = Vec::with_capacity(64 * 1024);
         while let Some(row) = rows.next().await {

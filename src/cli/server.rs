@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use parole_client::api::{ExportParams, PersonalData};
+use parole_client::api::{ExportParams, PersonalData, ReviewState, Where};
 use parole_client::native::{ApiClient, ExportFormat, ExportQuery};
 
 use super::Lang;
@@ -202,6 +202,31 @@ pub struct ExportArgs {
     /// Default: kept for coordinators, left out for analysts (who cannot ask for them).
     #[arg(long, value_enum)]
     personal: Option<Personal>,
+    /// Only the responses completed on or after this day (YYYY-MM-DD).
+    #[arg(long)]
+    from: Option<chrono::NaiveDate>,
+    /// Only the responses completed on or before this day (YYYY-MM-DD).
+    #[arg(long)]
+    to: Option<chrono::NaiveDate>,
+    /// Only this interviewer's responses (their id, from `parole interviewer list`).
+    #[arg(long)]
+    interviewer: Option<uuid::Uuid>,
+    /// Only the responses in this review state: received, approved, has_issues, rejected.
+    #[arg(long, value_parser = parse_review)]
+    review: Option<ReviewState>,
+    /// Only the responses with this answer, as question:value (repeatable; several values
+    /// of one question are alternatives).
+    #[arg(long = "where", value_parser = parse_where)]
+    where_: Vec<Where>,
+}
+
+fn parse_review(s: &str) -> Result<ReviewState, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| "received, approved, has_issues or rejected".to_string())
+}
+
+fn parse_where(s: &str) -> Result<Where, String> {
+    Where::try_from(s.to_string())
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -245,6 +270,11 @@ pub async fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<ExitCode> {
                     version: args.version,
                     after: args.after,
                     personal: args.personal.map(Into::into),
+                    from: args.from,
+                    to: args.to,
+                    interviewer: args.interviewer,
+                    review: args.review,
+                    where_: args.where_,
                 },
             },
             &args.output,

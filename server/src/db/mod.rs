@@ -10,7 +10,8 @@
 //! - `responses`: storing pushed responses, streaming them out for the exports;
 //! - `reviews`: reading responses one by one or a page at a time, and their review;
 //! - `attachments`: photos, stored by content hash;
-//! - `collection`: how a questionnaire's collection goes (counts for the coordinator).
+//! - `collection`: how a questionnaire's collection goes (counts for the coordinator);
+//! - `filter`: the filters of the responses page, the exports and the summaries, as SQL.
 //!
 //! This file holds what they share: [`DbError`] (a unique violation on any `?` becomes
 //! [`DbError::Conflict`]), the migrations, the pool, and the role column's spelling.
@@ -26,6 +27,7 @@ mod accounts;
 mod attachments;
 mod collection;
 mod devices;
+mod filter;
 mod questionnaires;
 mod responses;
 mod reviews;
@@ -34,6 +36,7 @@ pub use accounts::*;
 pub use attachments::*;
 pub use collection::*;
 pub use devices::*;
+pub use filter::*;
 pub use questionnaires::*;
 pub use responses::*;
 pub use reviews::*;

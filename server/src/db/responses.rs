@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use serde_json::Value;
-use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
-use super::Result;
+use super::{Filter, Result};
 
 /// One response ready to store (already validated).
 #[derive(Debug, Clone)]
@@ -208,41 +208,47 @@ pub struct ExportRow {
     pub photos_missing: Vec<String>,
 }
 
-/// The responses to a questionnaire in `seq` order, streamed (constant memory), optionally
-/// one version only and only those with `after < seq <= until` (`until` from
-/// [`committed_horizon`], so that a client resuming after the last `seq` it got misses
-/// nothing); each with the photos it names that
+/// The query of the responses to a questionnaire matching `filter`, in `seq` order, only
+/// those with `after < seq <= until` (`until` from [`committed_horizon`], so that a client
+/// resuming after the last `seq` it got misses nothing); each with the photos it names that
 /// are still missing (an index lookup per row, on `response_photo`'s primary key), those
-/// answering personal questions only when `personal_photos`; only the approved ones when
-/// `approved_only`.
-pub fn export_rows<'a>(
-    pool: &'a PgPool,
+/// answering personal questions only when `personal_photos`. Run it with [`export_rows`].
+pub fn export_query(
     questionnaire_id: i64,
-    version: Option<i32>,
+    filter: &Filter,
     after: i64,
     until: i64,
     personal_photos: bool,
-    approved_only: bool,
-) -> BoxStream<'a, Result<ExportRow, sqlx::Error>> {
-    sqlx::query_as(
-        "select id, seq, version, device_id, sender_device_id, started_at, completed_at,
-                received_at, location,
-                content_hash, answers,
+) -> QueryBuilder<'static, Postgres> {
+    let mut qb = QueryBuilder::new(
+        "select r.id, r.seq, r.version, r.device_id, r.sender_device_id, r.started_at,
+                r.completed_at, r.received_at, r.location, r.content_hash, r.answers,
                 array(select distinct 'sha256:' || p.sha256
                       from response_photo p left join attachment a on a.sha256 = p.sha256
                       where p.response_id = r.id and a.sha256 is null
-                        and ($4 or not p.personal)
+                        and (",
+    );
+    qb.push_bind(personal_photos)
+        .push(
+            " or not p.personal)
                       order by 1) as photos_missing
          from response r
-         where questionnaire_id = $1 and ($2::int is null or version = $2) and seq > $3
-           and seq <= $5 and (not $6 or review_state = 'approved')
-         order by seq",
-    )
-    .bind(questionnaire_id)
-    .bind(version)
-    .bind(after)
-    .bind(personal_photos)
-    .bind(until)
-    .bind(approved_only)
-    .fetch(pool)
+         where r.questionnaire_id = ",
+        )
+        .push_bind(questionnaire_id)
+        .push(" and r.seq > ")
+        .push_bind(after)
+        .push(" and r.seq <= ")
+        .push_bind(until);
+    filter.push_conditions(&mut qb);
+    qb.push(" order by r.seq");
+    qb
+}
+
+/// The rows of an [`export_query`], streamed (constant memory).
+pub fn export_rows<'a>(
+    pool: &'a PgPool,
+    query: &'a mut QueryBuilder<'static, Postgres>,
+) -> BoxStream<'a, Result<ExportRow, sqlx::Error>> {
+    query.build_query_as().fetch(pool)
 }

@@ -2,13 +2,13 @@
 //! coordinator sets is written to `response.review_state` and appended to `response_review`
 //! in one transaction, so the state now is always the history's latest.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use parole_client::api::{Review, ReviewEntry, ReviewState};
 use serde_json::Value;
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgPool, QueryBuilder};
 use uuid::Uuid;
 
-use super::{DbError, Result};
+use super::{DbError, Filter, Result};
 
 /// Sets response `id`'s review state, with a comment, by `by`; `NotFound` when there is no
 /// such response.
@@ -137,21 +137,6 @@ pub async fn response_by_id(pool: &PgPool, id: Uuid) -> Result<ResponseRow> {
     .ok_or(DbError::NotFound)
 }
 
-/// What a page of responses is filtered on.
-#[derive(Debug, Clone, Default)]
-pub struct PageFilter {
-    pub version: Option<i32>,
-    /// Completed on or after / before this day (the phone's local date).
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub interviewer: Option<Uuid>,
-    pub review: Option<ReviewState>,
-    /// Only the responses with `seq` under this (the previous page's last).
-    pub before_seq: Option<i64>,
-    /// Only the approved ones (an analyst, on an `approved_only` questionnaire).
-    pub approved_only: bool,
-}
-
 /// One row of a page.
 #[derive(Debug, Clone, FromRow)]
 pub struct SummaryRow {
@@ -170,40 +155,29 @@ impl SummaryRow {
     }
 }
 
-/// Up to `limit` responses to questionnaire `questionnaire_id` matching `filter`, by `seq`
-/// descending (newest received first).
+/// Up to `limit` responses to questionnaire `questionnaire_id` matching `filter`, received
+/// before `before_seq` (the previous page's last) when given, by `seq` descending (newest
+/// received first).
 pub async fn response_page(
     pool: &PgPool,
     questionnaire_id: i64,
-    filter: &PageFilter,
+    filter: &Filter,
+    before_seq: Option<i64>,
     limit: i64,
 ) -> Result<Vec<SummaryRow>> {
-    Ok(sqlx::query_as(
+    let mut qb = QueryBuilder::new(
         "select r.id, r.seq, r.version, r.completed_at, r.received_at,
                 i.name as interviewer_name, r.review_state
          from response r
          left join device d on d.id = r.device_id
          left join interviewer i on i.id = d.interviewer_id
-         where r.questionnaire_id = $1
-           and ($2::int is null or r.version = $2)
-           and ($3::text is null or left(r.completed_at, 10) >= $3)
-           and ($4::text is null or left(r.completed_at, 10) <= $4)
-           and ($5::uuid is null or d.interviewer_id = $5)
-           and ($6::text is null or r.review_state = $6)
-           and ($7::bigint is null or r.seq < $7)
-           and (not $8 or r.review_state = 'approved')
-         order by r.seq desc
-         limit $9",
-    )
-    .bind(questionnaire_id)
-    .bind(filter.version)
-    .bind(filter.from.map(|d| d.format("%Y-%m-%d").to_string()))
-    .bind(filter.to.map(|d| d.format("%Y-%m-%d").to_string()))
-    .bind(filter.interviewer)
-    .bind(filter.review.map(ReviewState::as_str))
-    .bind(filter.before_seq)
-    .bind(filter.approved_only)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
+         where r.questionnaire_id = ",
+    );
+    qb.push_bind(questionnaire_id);
+    filter.push_conditions(&mut qb);
+    if let Some(seq) = before_seq {
+        qb.push(" and r.seq < ").push_bind(seq);
+    }
+    qb.push(" order by r.seq desc limit ").push_bind(limit);
+    Ok(qb.build_query_as().fetch_all(pool).await?)
 }

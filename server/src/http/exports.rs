@@ -1,6 +1,7 @@
 //! Exports (coordinators and analysts): `GET /api/v1/questionnaires/{slug}/responses.ndjson`
 //! and `….csv`, streamed from a database cursor (see [`crate::export`]), with the query of
-//! [`ExportParams`]: `version`, `after`, `personal`.
+//! [`ExportParams`]: `after`, `personal` and the filters of the responses page
+//! ([`super::filters`]).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -11,7 +12,7 @@ use axum::Router;
 use parole_client::api::{ExportParams, Role};
 use parole_client::i18n::Message;
 
-use super::{ApiPath, ApiQuery, Reader};
+use super::{filters, ApiPath, ApiQuery, Reader};
 use crate::db;
 use crate::domain::Slug;
 use crate::error::AppError;
@@ -61,7 +62,7 @@ async fn export_response(
     params: ExportParams,
     format: export::Format,
 ) -> Result<Response, AppError> {
-    let personal = export::personal_for(role, params.personal)?;
+    let selection = filters::select(&state, &slug, role, params.personal, &params.filter()).await?;
     let permit = state
         .exports
         .clone()
@@ -73,36 +74,7 @@ async fn export_response(
             ),
             retry_after: std::time::Duration::from_secs(10),
         })?;
-    let version = params.version;
-    let slug = slug.as_str().to_string();
-    let (id, approved_only) = db::questionnaire_settings(&state.pool, &slug).await?;
-    let versions = db::versions_of(&state.pool, &slug).await?;
-    if let Some(v) = version {
-        if !versions.iter().any(|r| r.version == v) {
-            return Err(AppError::NotFound(Message::new(
-                format!("pas de version {v}"),
-                format!("no version {v}"),
-            )));
-        }
-    }
-    let exported: Vec<&db::VersionRow> = versions
-        .iter()
-        .filter(|r| version.is_none_or(|v| v == r.version))
-        .collect();
-    // What is personal is decided per version, from its parsed questionnaire (cached).
-    let parsed = state
-        .cache
-        .parsed(&state.pool, &slug, exported.iter().map(|r| r.version))
-        .await?;
-    let shapes: Vec<(i32, export::VersionShape)> = exported
-        .iter()
-        .map(|r| {
-            let shape =
-                export::VersionShape::new(&r.document, parsed.get(&r.version).map(|q| &**q));
-            (r.version, shape)
-        })
-        .collect();
-    let columns = export::union_of(shapes.iter().map(|(_, s)| s), personal);
+    let slug = selection.slug.clone();
     let (content_type, ext) = match format {
         export::Format::Ndjson => ("application/x-ndjson", "ndjson"),
         export::Format::Csv => ("text/csv; charset=utf-8", "csv"),
@@ -111,16 +83,15 @@ async fn export_response(
     let body = Body::from_stream(export::stream(
         state.pool.clone(),
         export::Plan {
-            slug: slug.clone(),
-            questionnaire_id: id,
-            version,
+            slug: selection.slug,
+            questionnaire_id: selection.questionnaire_id,
+            filter: selection.filter,
             after: params.after.unwrap_or(0),
             until,
             format,
-            columns,
-            personal,
-            shapes: shapes.into_iter().collect(),
-            approved_only: approved_only && role == Role::Analyst,
+            columns: selection.columns,
+            personal: selection.personal,
+            shapes: selection.shapes.into_iter().collect(),
         },
         permit,
     ));

@@ -23,6 +23,7 @@ mod attachments;
 mod collection;
 mod devices;
 mod exports;
+mod filters;
 mod qr;
 mod questionnaires;
 mod responses;
@@ -410,7 +411,7 @@ where
 }
 
 fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
-    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    let de = serde_html_form::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.into_inner().to_string();
@@ -509,7 +510,7 @@ mod tests {
         let q: ExportParams = parse_query("personal=omit&version=2").unwrap();
         assert_eq!(q.personal, Some(PersonalData::Omit));
         assert_eq!(q.version, Some(2));
-        for bad in ["", "Omit", "yes", "exclude"] {
+        for bad in ["Omit", "yes", "exclude"] {
             let e = parse_query::<ExportParams>(&format!("personal={bad}")).unwrap_err();
             assert_eq!(e.status_code(), axum::http::StatusCode::BAD_REQUEST);
             let msg = e.to_string();
@@ -517,6 +518,37 @@ mod tests {
                 msg.contains("personal") && msg.contains("omit, include"),
                 "{msg}"
             );
+        }
+    }
+
+    #[test]
+    fn where_filters_repeat_and_the_client_writes_what_the_server_reads() {
+        use parole_client::api::{query_pairs, ExportParams, ReviewState, Where};
+        let q: ExportParams = parse_query(
+            "where=quartier:malakoff&where=quartier:bottiere&where=age:15%3A24&review=approved",
+        )
+        .unwrap();
+        let w = |q: &str, v: &str| Where {
+            question: q.into(),
+            value: v.into(),
+        };
+        assert_eq!(
+            q.where_,
+            [
+                w("quartier", "malakoff"),
+                w("quartier", "bottiere"),
+                w("age", "15:24")
+            ]
+        );
+        assert_eq!(q.review, Some(ReviewState::Approved));
+        let written = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query_pairs(&q))
+            .finish();
+        assert_eq!(parse_query::<ExportParams>(&written).unwrap(), q);
+        for bad in ["where=quartier", "where=:malakoff"] {
+            let e = parse_query::<ExportParams>(bad).unwrap_err();
+            assert_eq!(e.status_code(), axum::http::StatusCode::BAD_REQUEST);
+            assert!(e.to_string().contains("question:value"), "{e}");
         }
     }
 

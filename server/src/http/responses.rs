@@ -21,7 +21,7 @@ use parole_client::api::{
 };
 use uuid::Uuid;
 
-use super::{ApiJson, ApiPath, ApiQuery, Coordinator, Reader};
+use super::{filters, ApiJson, ApiPath, ApiQuery, Coordinator, Reader};
 use crate::db;
 use crate::domain::Slug;
 use crate::error::AppError;
@@ -51,19 +51,17 @@ async fn list_responses(
     ApiPath(slug): ApiPath<Slug>,
     ApiQuery(params): ApiQuery<ResponseListParams>,
 ) -> Result<Json<ResponsePage>, AppError> {
-    let (id, approved_only) = db::questionnaire_settings(&state.pool, slug.as_str()).await?;
+    let selection = filters::select(&state, &slug, role, None, &params.filter()).await?;
     let limit = params.limit.unwrap_or_default().get();
-    let filter = db::PageFilter {
-        version: params.version,
-        from: params.from,
-        to: params.to,
-        interviewer: params.interviewer,
-        review: params.review,
-        before_seq: params.after.map(Cursor::seq),
-        approved_only: approved_only_for(role, approved_only),
-    };
     // One more than the page: whether there is a next one.
-    let mut rows = db::response_page(&state.pool, id, &filter, i64::from(limit) + 1).await?;
+    let mut rows = db::response_page(
+        &state.pool,
+        selection.questionnaire_id,
+        &selection.filter,
+        params.after.map(Cursor::seq),
+        i64::from(limit) + 1,
+    )
+    .await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next = if more {

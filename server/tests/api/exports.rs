@@ -345,7 +345,8 @@ async fn a_coordinator_asking_to_omit_personal_data_gets_it_omitted() {
 async fn a_bad_personal_value_is_400_naming_the_parameter_and_the_allowed_values() {
     let (ctx, coord, analyst, _) = habitants_stored().await;
     for (url, token) in [(HABITANTS_NDJSON, &coord), (HABITANTS_CSV, &analyst)] {
-        for bad in ["yes", "", "OMIT"] {
+        // (`personal=` with nothing is no choice, as an empty form field: the default.)
+        for bad in ["yes", "OMIT"] {
             let r = ctx.get(&format!("{url}?personal={bad}"), token).await;
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
             let msg = r.json()["error"].as_str().unwrap().to_string();

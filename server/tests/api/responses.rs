@@ -252,7 +252,8 @@ async fn the_list_filters_by_version_dates_interviewer_and_review() {
     assert_eq!(ids("review=rejected").await, set(&late[..1]));
     assert_eq!(ids("review=received").await.len(), 5);
     assert_eq!(ids("version=1").await.len(), 6);
-    assert_eq!(ids("version=2").await.len(), 0);
+    let r = ctx.get(&format!("{LIST}?version=2"), &coord).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
     let one = ctx
         .get(&format!("{LIST}?review=rejected"), &coord)
         .await
@@ -262,6 +263,81 @@ async fn the_list_filters_by_version_dates_interviewer_and_review() {
         one["responses"][0]["completed_at"],
         "2025-03-20T09:12:30+01:00"
     );
+}
+
+#[tokio::test]
+async fn the_list_and_the_exports_filter_on_answers() {
+    let (ctx, coord, _device, token) = Ctx::with_device().await;
+    // (conseil, themes, besoin_garde, annee_entree) of each response.
+    let rows = [
+        ("malakoff", json!(["budget"]), true, 2020),
+        ("malakoff", json!(["prise_de_parole"]), false, 2021),
+        ("bellevue", json!(["budget", "prise_de_parole"]), true, 2021),
+        ("dervallieres", json!(["budget"]), false, 2022),
+    ];
+    let batch: Vec<Value> = rows
+        .iter()
+        .map(|(conseil, themes, garde, annee)| {
+            let mut a = besoins_answers();
+            a["conseil"] = json!(conseil);
+            a["themes"] = themes.clone();
+            a["besoin_garde"] = json!(garde);
+            a["annee_entree"] = json!(annee);
+            response(a)
+        })
+        .collect();
+    let res = results(&ctx.push(&token, batch.clone()).await);
+    assert!(res.iter().all(|r| r["status"] == "accepted"), "{res:?}");
+    let id = |i: usize| batch[i]["id"].as_str().unwrap().to_string();
+    let ids = |q: &'static str| {
+        let (ctx, coord) = (&ctx, &coord);
+        async move {
+            let r = ctx.get(&format!("{LIST}?{q}"), coord).await;
+            assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.text());
+            ids_of(&r.json()).into_iter().collect::<HashSet<_>>()
+        }
+    };
+    let set = |v: &[usize]| v.iter().map(|i| id(*i)).collect::<HashSet<_>>();
+    assert_eq!(ids("where=conseil:malakoff").await, set(&[0, 1]));
+    // Two values of one question: either; two questions: both.
+    assert_eq!(
+        ids("where=conseil:malakoff&where=conseil:bellevue").await,
+        set(&[0, 1, 2])
+    );
+    assert_eq!(
+        ids("where=conseil:malakoff&where=besoin_garde:true").await,
+        set(&[0])
+    );
+    // A multiple choice holding the value; a number as its text.
+    assert_eq!(ids("where=themes:budget").await, set(&[0, 2, 3]));
+    assert_eq!(ids("where=annee_entree:2021").await, set(&[1, 2]));
+    assert_eq!(ids("where=conseil:nantes_nord").await, set(&[]));
+
+    // The same filter on an export.
+    let csv = ctx
+        .get(
+            "/api/v1/questionnaires/besoins-formation/responses.csv?where=themes:prise_de_parole",
+            &coord,
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text());
+    let mut reader = csv::Reader::from_reader(csv.bytes.as_slice());
+    let exported: HashSet<String> = reader
+        .records()
+        .map(|r| r.unwrap()[0].to_string())
+        .collect();
+    assert_eq!(exported, set(&[1, 2]));
+
+    // What cannot be filtered on is named.
+    for (q, named) in [
+        ("where=quartier:malakoff", "quartier"),
+        ("where=formations_suivies:x", "formations_suivies"),
+        ("where=conseil", "question:value"),
+    ] {
+        let r = ctx.get(&format!("{LIST}?{q}"), &coord).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.text());
+        assert!(r.text().contains(named), "{q}: {}", r.text());
+    }
 }
 
 #[tokio::test]
@@ -306,6 +382,15 @@ async fn an_analyst_reading_one_response_gets_no_personal_answer_and_a_coarse_lo
         .remove(0);
     assert_eq!(line["answers"], seen["answers"]);
     assert_eq!(line["location"], seen["location"]);
+
+    // Nor can an analyst find someone by a personal answer; a coordinator can.
+    let by_name = "/api/v1/questionnaires/parole-habitants/responses?where=prenom:A%C3%AFcha";
+    let r = ctx.get(by_name, &analyst).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(r.text().contains("prenom"), "{}", r.text());
+    let r = ctx.get(by_name, &coord).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(ids_of(&r.json()), [id]);
 }
 
 #[tokio::test]
