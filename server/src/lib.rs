@@ -60,6 +60,9 @@ pub struct AppState {
     pub time_limits: http::TimeLimits,
     /// The embedded PostgreSQL's restarts, for `/readyz`.
     pub database: Arc<DatabaseHealth>,
+    /// Behind a TLS reverse proxy (`--behind-proxy`): the client's address, for the
+    /// lock-outs, is the one the proxy appended to `X-Forwarded-For`, not the proxy's own.
+    pub behind_proxy: bool,
 }
 
 /// What `/readyz` says of the embedded PostgreSQL beyond answering a query: whether it is
@@ -113,6 +116,7 @@ impl AppState {
             exports: Arc::new(tokio::sync::Semaphore::new((pool_size / 4).max(1) as usize)),
             time_limits: http::TimeLimits::default(),
             database: Arc::new(DatabaseHealth::default()),
+            behind_proxy: false,
         }
     }
 
@@ -165,6 +169,9 @@ pub struct ServeOptions {
     pub data_dir: PathBuf,
     /// An external PostgreSQL (`PAROLE_DATABASE_URL`); `None` runs the embedded one.
     pub database_url: Option<String>,
+    /// The server sits behind a reverse proxy that terminates TLS: only then may it listen
+    /// on a non-loopback address (see [`check_listen`]).
+    pub behind_proxy: bool,
 }
 
 impl Default for ServeOptions {
@@ -173,8 +180,26 @@ impl Default for ServeOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./parole-data"),
             database_url: None,
+            behind_proxy: false,
         }
     }
+}
+
+/// Parole speaks plain HTTP: on a non-loopback address, tokens, passwords and answers would
+/// cross the network in clear unless a TLS proxy sits in front. So such an address is
+/// refused unless the operator says there is one (`--behind-proxy`).
+pub fn check_listen(listen: SocketAddr, behind_proxy: bool) -> anyhow::Result<()> {
+    if listen.ip().is_loopback() || behind_proxy {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refus d'écouter sur {listen} en HTTP simple : les jetons et les réponses y \
+         circuleraient en clair. Placez Parole derrière un proxy HTTPS (Caddy, nginx : voir \
+         deploy/) et ajoutez --behind-proxy (PAROLE_BEHIND_PROXY=1), ou écoutez sur \
+         127.0.0.1. / refusing to listen on {listen} in plain HTTP: tokens and answers would \
+         cross the network in clear. Put Parole behind an HTTPS proxy (Caddy, nginx: see \
+         deploy/) and add --behind-proxy (PAROLE_BEHIND_PROXY=1), or listen on 127.0.0.1."
+    )
 }
 
 impl ServeOptions {
@@ -199,6 +224,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// stderr unless `PAROLE_ADMIN_PASSWORD` is set), then serves until SIGTERM or Ctrl-C, and
 /// stops PostgreSQL cleanly.
 pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
+    check_listen(opts.listen, opts.behind_proxy)?;
     let mut embedded = None;
     let url = match &opts.database_url {
         Some(url) => url.clone(),
@@ -327,6 +353,7 @@ async fn run_with(
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut state = AppState::new(pool.clone());
     state.database = health;
+    state.behind_proxy = opts.behind_proxy;
     let server = serve_state(listener, state, async move {
         let mut rx = rx;
         let _ = rx.wait_for(|stop| *stop).await;

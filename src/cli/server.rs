@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// An external PostgreSQL; without it an embedded one runs in --data-dir.
     #[arg(long, env = "PAROLE_DATABASE_URL")]
     database_url: Option<String>,
+    /// Parole sits behind a reverse proxy that terminates TLS (Caddy, nginx): needed to
+    /// listen on anything but a loopback address.
+    #[arg(long, env = "PAROLE_BEHIND_PROXY", value_parser = clap::builder::FalseyValueParser::new())]
+    behind_proxy: bool,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -31,6 +35,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         listen: args.listen,
         data_dir: args.data_dir,
         database_url: args.database_url.filter(|s| !s.is_empty()),
+        behind_proxy: args.behind_proxy,
     })
     .await?;
     Ok(ExitCode::SUCCESS)

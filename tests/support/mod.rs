@@ -24,17 +24,28 @@ pub fn free_port() -> u16 {
 /// `parole serve` as a child process on a given database, which the test may kill.
 pub struct ServerProcess {
     child: Option<Child>,
+    /// Where it listens (loopback, unless started with [`ServerProcess::start_with`]).
+    pub listen: SocketAddr,
+    /// Where to reach it: `listen`, on loopback.
     pub addr: SocketAddr,
     database_url: String,
+    args: Vec<String>,
 }
 
 impl ServerProcess {
     pub async fn start(database_url: &str) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        Self::start_with(database_url, addr, &[]).await
+    }
+
+    /// `parole serve --listen LISTEN ARGS…`, reached through loopback.
+    pub async fn start_with(database_url: &str, listen: SocketAddr, args: &[&str]) -> Self {
         let mut server = Self {
             child: None,
-            addr,
+            listen,
+            addr: SocketAddr::from(([127, 0, 0, 1], listen.port())),
             database_url: database_url.to_string(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         server.spawn().await;
         server
@@ -46,8 +57,9 @@ impl ServerProcess {
 
     async fn spawn(&mut self) {
         let child = Command::new(env!("CARGO_BIN_EXE_parole"))
-            .args(["serve", "--listen", &self.addr.to_string()])
+            .args(["serve", "--listen", &self.listen.to_string()])
             .args(["--database-url", &self.database_url])
+            .args(&self.args)
             .env("PAROLE_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("PAROLE_LOG", "warn")
             .stdin(Stdio::null())

@@ -41,9 +41,6 @@ pub use questionnaires::*;
 pub use responses::*;
 pub use reviews::*;
 
-/// The migrations in `server/migrations/`.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
-
 /// What can go wrong in the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -122,9 +119,15 @@ pub async fn connect(url: &str) -> Result<PgPool> {
         .await?)
 }
 
-/// Runs the pending migrations.
+/// Runs the pending migrations. Several servers may start at once on one database: sqlx
+/// holds a PostgreSQL advisory lock for the run, so one migrates and the others, waiting,
+/// then find nothing left to do. During a rolling upgrade a server of the previous release
+/// may (re)start on a database a newer one already migrated: it runs on rather than refuse
+/// (migrations only ever add, so the old code still finds what it uses).
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+    let mut migrator = sqlx::migrate!();
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await
 }
 
 /// `select 1`, for `/readyz`.

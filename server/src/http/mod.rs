@@ -246,21 +246,47 @@ impl FromRequestParts<AppState> for Reader {
     }
 }
 
-/// The client's address (the TCP peer; `unknown` when the server was not started with it,
-/// as in the router tests), for the lock-outs on guessing.
+/// The client's address, for the lock-outs on guessing: the TCP peer (`unknown` when the
+/// server was not started with it, as in the router tests) or, behind a TLS proxy
+/// (`--behind-proxy`), the last address in `X-Forwarded-For` — the one the proxy appended
+/// (earlier ones come from the client and may be forged). Without a proxy the header is
+/// ignored: anyone could send one.
 pub struct ClientAddress(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let address = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .behind_proxy
+            .then(|| forwarded_for(&parts.headers))
+            .flatten();
+        let address = forwarded.unwrap_or_else(|| {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".into())
+        });
         Ok(ClientAddress(address))
     }
+}
+
+/// The last address of the (last) `X-Forwarded-For` header, if it is one.
+fn forwarded_for(headers: &HeaderMap) -> Option<String> {
+    let last = headers.get_all("x-forwarded-for").iter().next_back()?;
+    let ip: std::net::IpAddr = last
+        .to_str()
+        .ok()?
+        .rsplit(',')
+        .next()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(ip.to_string())
 }
 
 /// `Err(429)` while `key` is locked out in `throttle`.
@@ -519,6 +545,27 @@ mod tests {
                 "{msg}"
             );
         }
+    }
+
+    #[test]
+    fn the_forwarded_address_is_the_one_the_proxy_appended() {
+        let headers = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", v.parse().unwrap());
+            }
+            h
+        };
+        assert_eq!(
+            forwarded_for(&headers(&["203.0.113.9, 198.51.100.7"])).as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(
+            forwarded_for(&headers(&["1.2.3.4", "2001:db8::1"])).as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(forwarded_for(&headers(&["1.2.3.4, pas-une-adresse"])), None);
+        assert_eq!(forwarded_for(&headers(&[])), None);
     }
 
     #[test]
