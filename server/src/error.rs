@@ -245,7 +245,10 @@ impl From<DbError> for AppError {
                 format!("existe déjà ({c})"),
                 format!("already exists ({c})"),
             )),
-            DbError::Busy => AppError::busy(),
+            DbError::Busy => {
+                crate::metrics::METRICS.pool_timed_out();
+                AppError::busy()
+            }
             DbError::Unavailable => AppError::unavailable(),
             DbError::Other(e) => AppError::Internal(e.into()),
         }

@@ -21,6 +21,7 @@ pub mod embedded_pg;
 pub mod error;
 pub mod export;
 pub mod http;
+pub mod metrics;
 pub mod sync;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -63,6 +64,9 @@ pub struct AppState {
     /// Behind a TLS reverse proxy (`--behind-proxy`): the client's address, for the
     /// lock-outs, is the one the proxy appended to `X-Forwarded-For`, not the proxy's own.
     pub behind_proxy: bool,
+    /// The SHA-256 (hex) of the token a Prometheus scraper may read `/metrics` with
+    /// (`PAROLE_METRICS_TOKEN`); staff accounts may read it anyway.
+    pub metrics_token_hash: Option<String>,
 }
 
 /// What `/readyz` says of the embedded PostgreSQL beyond answering a query: whether it is
@@ -117,6 +121,10 @@ impl AppState {
             time_limits: http::TimeLimits::default(),
             database: Arc::new(DatabaseHealth::default()),
             behind_proxy: false,
+            metrics_token_hash: std::env::var("PAROLE_METRICS_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(|t| auth::sha256_hex(&t)),
         }
     }
 

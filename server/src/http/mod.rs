@@ -33,11 +33,13 @@ mod xlsform;
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use std::time::Duration;
 
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use parole_client::api::Role;
 use parole_client::i18n::{shown, Message};
@@ -73,10 +75,39 @@ pub fn router(state: AppState) -> Router {
         .merge(web_app::routes(&state.web_dir))
         .merge(within(api, limits.api))
         .merge(within(uploads, limits.upload))
+        .route("/metrics", get(metrics))
         .fallback(|| async { AppError::not_found() })
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         // Logs method, path and status only: no headers (tokens), no bodies (answers).
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `GET /metrics`: Prometheus' text format, for a staff account or the scraper's token
+/// (`PAROLE_METRICS_TOKEN`, sent as `Authorization: Bearer …`); never public, never to a
+/// phone.
+async fn metrics(State(state): State<AppState>, parts: Parts) -> Result<Response, AppError> {
+    let mut parts = parts;
+    let scraper = state.metrics_token_hash.as_ref().is_some_and(|hash| {
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| auth::sha256_hex(t.trim()) == *hash)
+    });
+    if !scraper {
+        let Reader(..) = Reader::from_request_parts(&mut parts, &state).await?;
+    }
+    let body = crate::metrics::METRICS.render(&state.pool, state.database.restarts());
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
 }
 
 /// How long a request may take before it is answered 503 (a phone retries; nothing is

@@ -79,6 +79,7 @@ async fn sync_responses(
 ) -> Result<Json<PushResponse>, AppError> {
     let bytes = read_body(&headers, body, MAX_BATCH_BYTES, too_large).await?;
     let result = crate::sync::push(&state.pool, &state.cache, device, &bytes).await?;
+    crate::metrics::METRICS.sync_batch(result.results.iter().map(|r| &r.status));
     Ok(Json(result))
 }
 

@@ -42,6 +42,7 @@ const MATRIX: &[(&str, &str, Who)] = &[
     ("get", "/console", Who::Public),
     ("get", "/healthz", Who::Public),
     ("get", "/readyz", Who::Public),
+    ("get", "/metrics", Who::Only(READERS)),
     ("get", "/api/openapi.json", Who::Public),
     ("post", "/api/v1/auth/login", Who::Public),
     ("post", "/api/v1/auth/logout", Who::AnyToken),

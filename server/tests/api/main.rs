@@ -11,6 +11,7 @@ mod embedded_pg;
 mod exports;
 mod health;
 mod interviewers_devices;
+mod metrics;
 mod openapi;
 mod questionnaires;
 mod responses;
