@@ -96,6 +96,31 @@ pub struct EmbeddedPg {
     exited: Mutex<Option<oneshot::Receiver<io::Result<ExitStatus>>>>,
 }
 
+/// A `postgres://` URL for database `db`, as user `postgres`, over the Unix socket in
+/// `socket_dir`.
+pub fn socket_url(socket_dir: &Path, db: &str) -> String {
+    let host: String = socket_dir
+        .to_string_lossy()
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("postgres://postgres@{host}:{PORT}/{db}")
+}
+
+/// The URL of the embedded PostgreSQL of `data_dir` when a `parole serve` runs it now (its
+/// socket is there), for a command to work beside the server.
+pub fn running_url(data_dir: &Path, db: &str) -> Option<String> {
+    let socket_dir = data_dir.join("run");
+    let running = data_dir.join("pg/postmaster.pid").is_file()
+        && socket_dir.join(format!(".s.PGSQL.{PORT}")).exists();
+    running.then(|| socket_url(&socket_dir, db))
+}
+
 /// The directory holding `initdb` and `postgres`: `pg_config --bindir`, then `PATH`, then
 /// `/usr/lib/postgresql/*/bin`, newest first.
 pub fn find_bindir() -> Result<PathBuf, EmbeddedPgError> {
@@ -395,18 +420,7 @@ impl EmbeddedPg {
 
     /// A `postgres://` URL for database `db`, as user `postgres`, over the Unix socket.
     pub fn connection_url(&self, db: &str) -> String {
-        let host: String = self
-            .socket_dir
-            .to_string_lossy()
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        format!("postgres://postgres@{host}:{PORT}/{db}")
+        socket_url(&self.socket_dir, db)
     }
 
     /// The server's process id.

@@ -247,18 +247,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
                         )
                     })?;
             tracing::info!(socket_dir = %pg.socket_dir().display(), "embedded PostgreSQL started");
-            let admin = db::connect(&pg.connection_url("postgres")).await?;
-            let exists: bool =
-                sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                    .bind(EMBEDDED_DB)
-                    .fetch_one(&admin)
-                    .await?;
-            if !exists {
-                sqlx::query(&format!("create database {EMBEDDED_DB}"))
-                    .execute(&admin)
-                    .await?;
-            }
-            admin.close().await;
+            db::ensure_database(&pg.connection_url("postgres"), EMBEDDED_DB).await?;
             let url = pg.connection_url(EMBEDDED_DB);
             embedded = Some(pg);
             url

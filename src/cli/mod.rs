@@ -1,6 +1,7 @@
 //! The command line: argument parsing and dispatch. Each command is a few lines over the
 //! libraries (`parole_server`, `parole_client`).
 
+mod backup;
 mod client;
 mod server;
 mod staff;
@@ -45,6 +46,11 @@ pub enum Command {
     /// Administration on the server's database.
     #[command(subcommand)]
     Admin(server::AdminCommand),
+    /// Back up everything (accounts, devices, questionnaires, responses, photos) into one
+    /// file, while the server runs.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new installation.
+    Restore(backup::RestoreArgs),
     /// Enrol this device with an enrolment code from the coordinator.
     Enrol(client::EnrolArgs),
     /// Fetch the questionnaires this device may fill.
@@ -122,6 +128,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => server::serve(args).await,
         Command::Admin(cmd) => server::admin(cmd, cli.lang).await,
+        Command::Backup(args) => backup::backup(args, cli.lang).await,
+        Command::Restore(args) => backup::restore(args, cli.lang).await,
         Command::Enrol(args) => client::enrol(&ctx, args).await,
         Command::Pull => client::pull(&ctx).await,
         Command::Fill(args) => client::fill(&ctx, args).await,

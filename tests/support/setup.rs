@@ -11,10 +11,15 @@ pub struct Admin {
 
 impl Admin {
     pub async fn login(server: &str, password: &str) -> Self {
+        Self::login_as(server, "admin", password).await
+    }
+
+    /// Signs in as another staff account.
+    pub async fn login_as(server: &str, username: &str, password: &str) -> Self {
         let http = reqwest::Client::new();
         let body: Value = http
             .post(format!("{server}/api/v1/auth/login"))
-            .json(&json!({"username": "admin", "password": password}))
+            .json(&json!({"username": username, "password": password}))
             .send()
             .await
             .unwrap()

@@ -130,6 +130,36 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     migrator.run(pool).await
 }
 
+/// Creates database `name` (a plain identifier) on the cluster `admin_url` reaches, unless
+/// it exists.
+pub async fn ensure_database(admin_url: &str, name: &str) -> Result<()> {
+    let admin = connect(admin_url).await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&admin)
+            .await?;
+    if !exists {
+        sqlx::query(&format!(
+            "create database \"{}\"",
+            name.replace('"', "\"\"")
+        ))
+        .execute(&admin)
+        .await?;
+    }
+    admin.close().await;
+    Ok(())
+}
+
+/// How many tables the database's `public` schema holds (0: nothing restored into it yet).
+pub async fn table_count(pool: &PgPool) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("select count(*) from pg_tables where schemaname = 'public'")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
 /// `select 1`, for `/readyz`.
 pub async fn ping(pool: &PgPool) -> Result<()> {
     sqlx::query("select 1").execute(pool).await?;
