@@ -2,6 +2,7 @@
 //! (so it can be killed), and a fault-injecting HTTP proxy to put between clients and it.
 #![allow(dead_code)]
 
+pub mod devices;
 pub mod proxy;
 pub mod setup;
 

@@ -52,7 +52,10 @@ pub struct Counters {
 }
 
 struct Shared {
-    upstream: String,
+    /// The servers behind, taken in turn (a load balancer without health checks: a dead
+    /// one answers 502 until the client's retry lands on another).
+    upstreams: Vec<String>,
+    turn: AtomicU64,
     faults: Faults,
     hang_for: Duration,
     rng: Mutex<StdRng>,
@@ -70,9 +73,21 @@ impl Proxy {
     /// Starts a proxy to `upstream` (`http://host:port`). `hang_for` should exceed the
     /// clients' request timeout.
     pub async fn start(upstream: String, faults: Faults, seed: u64, hang_for: Duration) -> Self {
+        Self::balancing(vec![upstream], faults, seed, hang_for).await
+    }
+
+    /// A proxy sending each request to the next of `upstreams` in turn (a duplicated
+    /// request goes to two of them).
+    pub async fn balancing(
+        upstreams: Vec<String>,
+        faults: Faults,
+        seed: u64,
+        hang_for: Duration,
+    ) -> Self {
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
-            upstream,
+            upstreams,
+            turn: AtomicU64::new(0),
             faults,
             hang_for,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
@@ -170,9 +185,11 @@ async fn forward(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ()> {
+    let turn = shared.turn.fetch_add(1, Ordering::Relaxed) as usize;
+    let upstream = &shared.upstreams[turn % shared.upstreams.len()];
     let mut request = shared
         .http
-        .request(method.clone(), format!("{}{}", shared.upstream, path))
+        .request(method.clone(), format!("{upstream}{path}"))
         .body(body.clone());
     for name in ["authorization", "content-type", "if-none-match", "accept"] {
         if let Some(value) = headers.get(name) {
