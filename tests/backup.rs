@@ -149,15 +149,7 @@ async fn a_backup_taken_while_serving_restores_everything_and_phones_sync_on() {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
-    let cases: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/schemas/examples/parole-habitants.cases.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let mut answers = cases["cases"][0]["answers"].clone();
+    let mut answers = support::setup::valid_answers("parole-habitants");
     answers["photo_lieu"] = json!(reference);
     let responses: Vec<Value> = (0..2)
         .map(|_| {

@@ -179,6 +179,27 @@ fn chown_dir(dir: &Path, owner: Option<(u32, u32)>, mode: u32) -> Result<(), Emb
         .map_err(io_err(format!("chmod {}", dir.display())))
 }
 
+/// Creates `data_dir` if needed, traversable by `owner` (the `postgres` user must reach
+/// `pg/` and `run/` inside, not read the rest); its canonical path.
+fn prepare_data_dir(
+    data_dir: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<PathBuf, EmbeddedPgError> {
+    fs::create_dir_all(data_dir).map_err(io_err(format!("mkdir {}", data_dir.display())))?;
+    let data_dir = data_dir
+        .canonicalize()
+        .map_err(io_err(format!("canonicalize {}", data_dir.display())))?;
+    if owner.is_some() {
+        let meta = fs::metadata(&data_dir).map_err(io_err("stat data dir"))?;
+        if meta.mode() & 0o001 == 0 {
+            let mode = (meta.mode() & 0o7777) | 0o011;
+            fs::set_permissions(&data_dir, fs::Permissions::from_mode(mode))
+                .map_err(io_err("chmod data dir"))?;
+        }
+    }
+    Ok(data_dir)
+}
+
 /// Prepares a command to run as `owner`, dying with SIGINT when its parent thread dies.
 fn command(bin: PathBuf, owner: Option<(u32, u32)>) -> Command {
     let mut cmd = Command::new(bin);
@@ -227,19 +248,7 @@ impl EmbeddedPg {
     ) -> Result<EmbeddedPg, EmbeddedPgError> {
         let bindir = find_bindir()?;
         let owner = run_as()?;
-        fs::create_dir_all(data_dir).map_err(io_err(format!("mkdir {}", data_dir.display())))?;
-        let data_dir = data_dir
-            .canonicalize()
-            .map_err(io_err(format!("canonicalize {}", data_dir.display())))?;
-        if owner.is_some() {
-            // The `postgres` user must be able to traverse the data dir (not read it).
-            let meta = fs::metadata(&data_dir).map_err(io_err("stat data dir"))?;
-            if meta.mode() & 0o001 == 0 {
-                let mode = (meta.mode() & 0o7777) | 0o011;
-                fs::set_permissions(&data_dir, fs::Permissions::from_mode(mode))
-                    .map_err(io_err("chmod data dir"))?;
-            }
-        }
+        let data_dir = prepare_data_dir(data_dir, owner)?;
         let pgdata = data_dir.join("pg");
         if !pgdata.join("PG_VERSION").is_file() {
             fs::create_dir_all(&pgdata).map_err(io_err(format!("mkdir {}", pgdata.display())))?;
@@ -416,6 +425,44 @@ impl EmbeddedPg {
     /// The Unix socket directory.
     pub fn socket_dir(&self) -> &Path {
         &self.socket_dir
+    }
+
+    /// A streaming replica of this cluster in `data_dir` (`pg_basebackup -R`, WAL streamed
+    /// during the copy): [`EmbeddedPg::start`] on `data_dir` then runs it as a hot standby
+    /// following this one.
+    pub fn base_backup(&self, data_dir: &Path) -> Result<(), EmbeddedPgError> {
+        let bindir = find_bindir()?;
+        let owner = run_as()?;
+        let data_dir = prepare_data_dir(data_dir, owner)?;
+        let pgdata = data_dir.join("pg");
+        fs::create_dir_all(&pgdata).map_err(io_err(format!("mkdir {}", pgdata.display())))?;
+        chown_dir(&pgdata, owner, 0o700)?;
+        let out = command(bindir.join("pg_basebackup"), owner)
+            .arg("-D")
+            .arg(&pgdata)
+            .arg("-h")
+            .arg(&self.socket_dir)
+            .args([
+                "-p",
+                &PORT.to_string(),
+                "-U",
+                "postgres",
+                "-R",
+                "-X",
+                "stream",
+            ])
+            // An immediate checkpoint to start from, not a spread one (minutes when idle).
+            .arg("--checkpoint=fast")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(io_err("pg_basebackup"))?;
+        if !out.status.success() {
+            return Err(EmbeddedPgError::Command {
+                what: "pg_basebackup",
+                detail: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// A `postgres://` URL for database `db`, as user `postgres`, over the Unix socket.

@@ -67,6 +67,10 @@ pub struct AppState {
     /// The SHA-256 (hex) of the token a Prometheus scraper may read `/metrics` with
     /// (`PAROLE_METRICS_TOKEN`); staff accounts may read it anyway.
     pub metrics_token_hash: Option<String>,
+    /// A streaming replica for the exports and summaries (`--read-database-url`), used only
+    /// once it has replayed everything the primary had committed (see
+    /// [`AppState::read_pool`]).
+    pub replica: Option<PgPool>,
 }
 
 /// What `/readyz` says of the embedded PostgreSQL beyond answering a query: whether it is
@@ -125,6 +129,32 @@ impl AppState {
                 .ok()
                 .filter(|t| !t.is_empty())
                 .map(|t| auth::sha256_hex(&t)),
+            replica: None,
+        }
+    }
+
+    /// The pool a long read (an export, a summary) should use: the replica when there is
+    /// one and it has replayed, within [`REPLICA_WAIT`], everything the primary had
+    /// committed when asked — so such a read never misses a response the primary already
+    /// acknowledged — else the primary (a replica lagging, down or unreachable costs the
+    /// primary some load, never a wrong or short answer). Sync receipts, reviews and
+    /// anything read right after a write always use the primary (`pool`).
+    pub async fn read_pool(&self) -> PgPool {
+        let Some(replica) = &self.replica else {
+            return self.pool.clone();
+        };
+        match db::replica_caught_up(&self.pool, replica, REPLICA_WAIT).await {
+            Ok(true) => replica.clone(),
+            Ok(false) => {
+                tracing::warn!(
+                    "the read replica lags more than {REPLICA_WAIT:?}: reading the primary"
+                );
+                self.pool.clone()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the read replica cannot be read: reading the primary");
+                self.pool.clone()
+            }
         }
     }
 
@@ -180,6 +210,8 @@ pub struct ServeOptions {
     /// The server sits behind a reverse proxy that terminates TLS: only then may it listen
     /// on a non-loopback address (see [`check_listen`]).
     pub behind_proxy: bool,
+    /// A streaming replica of the database for exports and summaries.
+    pub read_database_url: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -189,6 +221,7 @@ impl Default for ServeOptions {
             data_dir: PathBuf::from("./parole-data"),
             database_url: None,
             behind_proxy: false,
+            read_database_url: None,
         }
     }
 }
@@ -221,6 +254,10 @@ impl ServeOptions {
         }
     }
 }
+
+/// How long a long read waits for the read replica to catch up with the primary before
+/// reading the primary instead.
+pub const REPLICA_WAIT: Duration = Duration::from_secs(2);
 
 /// The database the embedded cluster holds Parole's data in.
 const EMBEDDED_DB: &str = "parole";
@@ -351,6 +388,16 @@ async fn run_with(
     let mut state = AppState::new(pool.clone());
     state.database = health;
     state.behind_proxy = opts.behind_proxy;
+    if let Some(url) = &opts.read_database_url {
+        // Connected lazily: a replica down at start-up only means reading the primary.
+        state.replica = Some(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(2))
+                .connect_lazy(url)
+                .context("the read replica's URL (--read-database-url)")?,
+        );
+    }
     let server = serve_state(listener, state, async move {
         let mut rx = rx;
         let _ = rx.wait_for(|stop| *stop).await;

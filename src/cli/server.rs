@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// listen on anything but a loopback address.
     #[arg(long, env = "PAROLE_BEHIND_PROXY", value_parser = clap::builder::FalseyValueParser::new())]
     behind_proxy: bool,
+    /// A streaming replica of the database: exports and summaries read it once it has
+    /// caught up with the primary (else they read the primary).
+    #[arg(long, env = "PAROLE_READ_DATABASE_URL")]
+    read_database_url: Option<String>,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -36,6 +40,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir,
         database_url: args.database_url.filter(|s| !s.is_empty()),
         behind_proxy: args.behind_proxy,
+        read_database_url: args.read_database_url.filter(|s| !s.is_empty()),
     })
     .await?;
     Ok(ExitCode::SUCCESS)

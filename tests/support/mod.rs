@@ -56,13 +56,30 @@ impl ServerProcess {
         format!("http://{}", self.addr)
     }
 
+    /// Its peak resident memory so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    }
+
     async fn spawn(&mut self) {
         let child = Command::new(env!("CARGO_BIN_EXE_parole"))
             .args(["serve", "--listen", &self.listen.to_string()])
             .args(["--database-url", &self.database_url])
             .args(&self.args)
             .env("PAROLE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("PAROLE_LOG", "warn")
+            .env(
+                "PAROLE_LOG",
+                std::env::var("PAROLE_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()

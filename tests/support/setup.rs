@@ -129,3 +129,15 @@ pub fn example(name: &str) -> Value {
     );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
+
+/// The answers of an example questionnaire's first conformance case (a complete, valid
+/// interview).
+pub fn valid_answers(name: &str) -> Value {
+    let path = format!(
+        "{}/schemas/examples/{name}.cases.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let cases: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(cases["cases"][0]["valid"], true, "{path}");
+    cases["cases"][0]["answers"].clone()
+}

@@ -160,6 +160,36 @@ pub async fn table_count(pool: &PgPool) -> Result<i64> {
     )
 }
 
+/// Whether `replica` has replayed, within `wait`, the primary's WAL up to its insert
+/// position now (so every transaction the primary had committed is visible on it: the
+/// *write* position may still lie before the last commits, with asynchronous commit). `Err` when
+/// either cannot be asked (the replica down: the caller reads the primary).
+pub async fn replica_caught_up(
+    primary: &PgPool,
+    replica: &PgPool,
+    wait: std::time::Duration,
+) -> Result<bool> {
+    let target: String = sqlx::query_scalar("select pg_current_wal_insert_lsn()::text")
+        .fetch_one(primary)
+        .await?;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let replayed: Option<bool> =
+            sqlx::query_scalar("select pg_last_wal_replay_lsn() >= $1::pg_lsn")
+                .bind(&target)
+                .fetch_one(replica)
+                .await?;
+        // `None`: not a standby at all (a plain copy, or a promoted one): it may miss
+        // anything, so it is not read.
+        match replayed {
+            Some(true) => return Ok(true),
+            None => return Ok(false),
+            Some(false) if tokio::time::Instant::now() >= deadline => return Ok(false),
+            Some(false) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+}
+
 /// `select 1`, for `/readyz`.
 pub async fn ping(pool: &PgPool) -> Result<()> {
     sqlx::query("select 1").execute(pool).await?;

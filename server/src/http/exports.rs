@@ -80,8 +80,10 @@ async fn export_response(
         export::Format::Csv => ("text/csv; charset=utf-8", "csv"),
     };
     let until = db::committed_horizon(&state.pool).await?;
+    // The replica, if any, once it holds everything up to `until`.
+    let pool = state.read_pool().await;
     let body = Body::from_stream(export::stream(
-        state.pool.clone(),
+        pool,
         export::Plan {
             slug: selection.slug,
             questionnaire_id: selection.questionnaire_id,
