@@ -59,10 +59,16 @@ pub use web_app::{web_app, APP_CSP, OPENAPI_JSON};
 /// for the rest.
 pub fn router(state: AppState) -> Router {
     let limits = state.time_limits;
+    // Uploads read their bodies (up to 8 or 10 MiB) into memory: past UPLOADS_AT_ONCE they
+    // wait their turn, their bodies still in the network's buffers, so a burst of phones
+    // coming back online costs time, not memory.
     let uploads = Router::new()
         .merge(sync::routes())
         .merge(attachments::routes())
-        .merge(xlsform::routes());
+        .merge(xlsform::routes())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            UPLOADS_AT_ONCE,
+        ));
     let api = Router::new()
         .merge(accounts::routes())
         .merge(questionnaires::routes())
@@ -109,6 +115,9 @@ async fn metrics(State(state): State<AppState>, parts: Parts) -> Result<Response
     )
         .into_response())
 }
+
+/// How many uploads (sync pushes, photos, workbooks) are read at once; the others wait.
+pub const UPLOADS_AT_ONCE: usize = 32;
 
 /// How long a request may take before it is answered 503 (a phone retries; nothing is
 /// stored half: a push's transaction rolls back). An export's time is the time to start
