@@ -14,6 +14,7 @@ mod interviewers_devices;
 mod openapi;
 mod questionnaires;
 mod responses;
+mod summary;
 mod sync;
 mod web_app;
 mod xlsform;
