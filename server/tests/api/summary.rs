@@ -50,9 +50,9 @@ const HOURS: [f64; 7] = [0.5, 2.25, 3.7, 12.1, 7.3, 19.9, 40.05];
 fn answers(i: usize, version: i64) -> Value {
     let mut a = json!({
         "conseil": CONSEILS[i % 4],
-        "role": if i % 3 == 0 { "acteur_local" } else { "habitant" },
-        "themes": if i % 2 == 0 { json!([THEMES[i % 7], THEMES[(i + 3) % 7]]) } else { json!([THEMES[i % 7]]) },
-        "format_prefere": if version == 2 && i % 2 == 0 { "hybride" } else { FORMATS[(i / 2) % 4] },
+        "role": if i.is_multiple_of(3) { "acteur_local" } else { "habitant" },
+        "themes": if i.is_multiple_of(2) { json!([THEMES[i % 7], THEMES[(i + 3) % 7]]) } else { json!([THEMES[i % 7]]) },
+        "format_prefere": if version == 2 && i.is_multiple_of(2) { "hybride" } else { FORMATS[(i / 2) % 4] },
     });
     let o = a.as_object_mut().unwrap();
     if i % 5 != 4 {
@@ -68,14 +68,14 @@ fn answers(i: usize, version: i64) -> Value {
         );
     }
     if i % 6 != 5 {
-        o.insert("besoin_garde".into(), json!(i % 2 == 0));
+        o.insert("besoin_garde".into(), json!(i.is_multiple_of(2)));
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         o.insert("remarques".into(), json!("Plutôt le samedi"));
     }
     let items: Vec<Value> = (0..i % 4)
         .map(|k| {
-            let ok = (i + k) % 2 == 0;
+            let ok = (i + k).is_multiple_of(2);
             let mut item = json!({
                 "intitule": format!("Formation {k}"),
                 "utilite": 1 + (i + k) % 4,
@@ -84,7 +84,7 @@ fn answers(i: usize, version: i64) -> Value {
             if !ok {
                 item["pourquoi_pas"] = json!("Trop long");
             }
-            if k % 2 == 0 {
+            if k.is_multiple_of(2) {
                 item["date"] = json!(format!("2024-0{}-15", 1 + k));
             }
             item
