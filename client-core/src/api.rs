@@ -968,6 +968,206 @@ impl ResponseListParams {
     }
 }
 
+/// The query of `GET /api/v1/questionnaires/{slug}/summary`: the responses page's filters,
+/// plus `by` for the side-by-side view.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummaryParams {
+    /// Only this published version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    /// Only the responses completed on or after this day (the phone's local date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Only the responses completed on or before this day (the phone's local date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Only this interviewer's (the interviewer of the phone that made them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interviewer: Option<Uuid>,
+    /// Only the responses in this review state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewState>,
+    /// Only the responses with these answers (see [`Where`]).
+    #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
+    pub where_: Vec<Where>,
+    /// Every figure once per value of this single-choice question (its column name, e.g.
+    /// `conseil`): satisfaction per neighbourhood.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+impl SummaryParams {
+    /// The filters of this query.
+    pub fn filter(&self) -> ResponseFilter {
+        ResponseFilter {
+            version: self.version,
+            from: self.from,
+            to: self.to,
+            interviewer: self.interviewer,
+            review: self.review,
+            where_: self.where_.clone(),
+        }
+    }
+}
+
+/// `GET /api/v1/questionnaires/{slug}/summary` (readers): the figures of every question over
+/// the selected responses, computed by PostgreSQL.
+///
+/// Labels come in every language of the questionnaire (`labels`: language → text, the
+/// default language always there), so that the reader picks one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponsesSummary {
+    pub questionnaire: String,
+    /// The versions summarised (all of them, or the one asked for), oldest first.
+    pub versions: Vec<i32>,
+    /// The questionnaire's languages, default first.
+    pub languages: Vec<String>,
+    /// How many responses the filters select.
+    pub responses: i64,
+    /// `omit`: the personal questions are left out (analysts); `include`: they are there.
+    pub personal_data: PersonalData,
+    /// The question the figures are broken down by, when `by` was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<SummaryBy>,
+    /// One entry per question that takes an answer, in question order (the union over the
+    /// versions); notes and sections have none, a repeat's questions have one each.
+    pub questions: Vec<QuestionSummary>,
+}
+
+/// The `by` question of a side-by-side summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryBy {
+    pub question: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// What a question's figures are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SummaryKind {
+    /// Counts per choice: single and multiple choices, scales, yes/no.
+    Choices,
+    /// Count, minimum, median, mean, maximum and a histogram.
+    Numbers,
+    /// Counts per day.
+    Dates,
+    /// How many answered, nothing more (text may be personal; photos, locations, times).
+    Answered,
+}
+
+/// What a question's figures count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SummaryUnit {
+    /// Each response once.
+    Responses,
+    /// Each item of a repeat once (a response with three items counts three times).
+    Items,
+}
+
+/// One question's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionSummary {
+    /// Its column name (`section.question`), a repeat's questions as `repeat.question`.
+    pub question: String,
+    /// The JSON pointer of its answer (`/formations_suivies/-/date` inside a repeat).
+    pub pointer: String,
+    /// The question's kind as the questionnaire model names it (`single_choice`, `integer`…).
+    pub question_kind: String,
+    pub kind: SummaryKind,
+    pub unit: SummaryUnit,
+    /// The repeat's column name, when `unit` is `items`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<String>,
+    /// The question as asked, by language.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// One group without `by`; with it, one per value of the `by` question in its order,
+    /// then one for the responses that did not answer it (`by_value` null) if any.
+    pub groups: Vec<SummaryGroup>,
+}
+
+/// A question's figures over one group of responses (or of repeat items).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryGroup {
+    /// The `by` question's value of this group (null: every response without `by`, or the
+    /// responses that did not answer it with `by`).
+    pub by_value: Option<String>,
+    /// That value's label, by language (empty without `by`).
+    #[serde(default)]
+    pub by_labels: std::collections::BTreeMap<String, String>,
+    /// Responses (or items) in the group: the base of every percentage.
+    pub total: i64,
+    /// How many of them have an answer.
+    pub answered: i64,
+    /// How many have none (the question hidden, skipped, or absent from their version).
+    pub no_answer: i64,
+    /// `no_answer` out of `total`, in percent (one decimal).
+    pub no_answer_pct: f64,
+    /// Counts per choice, in the questionnaire's order (kind `choices`). A multiple choice's
+    /// percentages are of the respondents, so they may add up past 100.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<ChoiceCount>,
+    /// Answers matching no choice of the selected versions (kind `choices`).
+    #[serde(default)]
+    pub other: i64,
+    /// Kind `numbers`, when at least one answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numbers: Option<NumberSummary>,
+    /// Kind `dates`: answers per day, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_day: Vec<DayTally>,
+}
+
+/// How many chose one choice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChoiceCount {
+    /// The choice's value as text (`"malakoff"`, `"4"`, `"true"`).
+    pub value: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub count: i64,
+    /// `count` out of the group's `total`, in percent (one decimal).
+    pub pct: f64,
+}
+
+/// The figures of a number question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumberSummary {
+    pub count: i64,
+    pub min: f64,
+    pub median: f64,
+    pub mean: f64,
+    pub max: f64,
+    /// Bins of equal width from the minimum to the maximum over every group (so that groups
+    /// compare), about ten; an integer question with a narrow range gets one bin per value.
+    pub histogram: Vec<Bin>,
+}
+
+/// One histogram bin: `from` ≤ x < `to` (the last one includes `to`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bin {
+    pub from: f64,
+    pub to: f64,
+    pub count: i64,
+}
+
+/// How many answered one day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayTally {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub count: i64,
+}
+
+/// `part` out of `whole` in percent, rounded to one decimal (0 when `whole` is 0): how every
+/// percentage of a summary is written.
+pub fn percent(part: i64, whole: i64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 * 1000.0 / whole as f64).round() / 10.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

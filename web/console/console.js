@@ -6,6 +6,7 @@ import { el, clear, toast } from '/app/dom.js';
 import { api, ApiError, getToken, setToken, whenSessionEnds } from './api.js';
 import { t, msg, LANGS, getLang, setLang, formatDate } from './i18n.js';
 import { showBuilder } from './builder.js';
+import { showSummaries } from './summaries.js';
 
 const ROLES = ['admin', 'coordinator', 'analyst'];
 
@@ -184,9 +185,11 @@ whenSessionEnds(() => {
 
 const isCoordinator = () => me && (me.role === 'admin' || me.role === 'coordinator');
 
-/** `#/questionnaires`: the list; `#/questionnaires/SLUG`: its builder (coordinators). */
+/** `#/questionnaires`: the list; `#/questionnaires/SLUG`: its builder (coordinators);
+ * `#/questionnaires/SLUG/summary`: its responses' summaries (readers). */
 async function questionnairesPage(root, rest) {
   if (!rest.length) return showQuestionnaires(root);
+  if (rest[1] === 'summary') return showSummaries(root, rest[0]);
   if (!isCoordinator()) {
     clear(root);
     root.append(el('p', { class: 'card', role: 'alert' }, t('not_allowed')));
@@ -316,7 +319,8 @@ async function showQuestionnaires(root) {
     return el('tr', { 'data-slug': q.slug },
       el('th', { scope: 'row' }, name, el('div', { class: 'small muted' }, q.slug)),
       el('td', {}, status),
-      el('td', { class: 'responses' }, responses),
+      el('td', { class: 'responses' }, responses,
+        q.responses.length ? [' ', el('a', { href: `#/questionnaires/${encodeURIComponent(q.slug)}/summary`, class: 'summary-link', 'aria-label': t('s_link_of', { title: q.title || q.slug }) }, t('s_link'))] : null),
       el('td', {}, q.last_response_at ? formatDate(q.last_response_at) : t('never')));
   });
   root.append(el('div', { class: 'table-wrap' },

@@ -10,6 +10,7 @@
 //! - `responses`: storing pushed responses, streaming them out for the exports;
 //! - `reviews`: reading responses one by one or a page at a time, and their review;
 //! - `attachments`: photos, stored by content hash;
+//! - `summary`: the summaries' figures, aggregated by PostgreSQL in two passes;
 //! - `collection`: how a questionnaire's collection goes (counts for the coordinator);
 //! - `filter`: the filters of the responses page, the exports and the summaries, as SQL.
 //!
@@ -31,6 +32,7 @@ mod filter;
 mod questionnaires;
 mod responses;
 mod reviews;
+mod summary;
 
 pub use accounts::*;
 pub use attachments::*;
@@ -40,6 +42,7 @@ pub use filter::*;
 pub use questionnaires::*;
 pub use responses::*;
 pub use reviews::*;
+pub use summary::*;
 
 /// What can go wrong in the storage layer.
 #[derive(Debug, thiserror::Error)]

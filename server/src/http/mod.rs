@@ -12,6 +12,8 @@
 //! - [`exports`]: the responses of a questionnaire, NDJSON and CSV.
 //! - [`responses`]: responses a page at a time and one by one, their review, and the
 //!   questionnaire setting that shows analysts the approved ones only.
+//! - [`summary`]: the figures of every question (counts, percentages, numbers, days),
+//!   filtered, optionally per value of another question; computed by PostgreSQL.
 //! - [`devices`]: interviewers, enrolment codes, enrolment, devices.
 //! - [`sync`]: what devices pull and push.
 //! - [`attachments`]: photos, by their SHA-256.
@@ -27,6 +29,7 @@ mod filters;
 mod qr;
 mod questionnaires;
 mod responses;
+mod summary;
 mod sync;
 mod web_app;
 mod xlsform;
@@ -74,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(questionnaires::routes())
         .merge(exports::routes())
         .merge(responses::routes())
+        .merge(summary::routes())
         .merge(devices::routes())
         .merge(qr::routes())
         .merge(collection::routes());

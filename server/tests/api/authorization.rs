@@ -105,6 +105,11 @@ const MATRIX: &[(&str, &str, Who)] = &[
         Who::Only(READERS),
     ),
     (
+        "get",
+        "/api/v1/questionnaires/{slug}/summary",
+        Who::Only(READERS),
+    ),
+    (
         "put",
         "/api/v1/questionnaires/{slug}/settings",
         Who::Only(COORDINATORS),

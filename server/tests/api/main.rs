@@ -15,6 +15,7 @@ mod metrics;
 mod openapi;
 mod questionnaires;
 mod responses;
+mod summary;
 mod sync;
 mod web_app;
 mod xlsform;
