@@ -312,8 +312,10 @@ async fn summary(
         }
     }
 
+    // A long read: the replica, when there is one and it has caught up.
+    let pool = state.read_pool().await;
     let tallies = db::summary_tallies(
-        &state.pool,
+        &pool,
         selection.questionnaire_id,
         &selection.filter,
         &spec,
@@ -381,7 +383,7 @@ async fn summary(
         bins.push(b);
     }
     let numbers = db::summary_numbers(
-        &state.pool,
+        &pool,
         selection.questionnaire_id,
         &selection.filter,
         &spec,
