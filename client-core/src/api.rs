@@ -842,8 +842,18 @@ pub struct ResponseSummary {
     pub version: i32,
     pub completed_at: String,
     pub received_at: DateTime<Utc>,
+    /// The interviewer of the phone that made it (a value for the `interviewer` filter).
+    #[serde(default)]
+    pub interviewer_id: Option<Uuid>,
     pub interviewer_name: Option<String>,
     pub review_state: ReviewState,
+    /// Its answers, as in [`ResponseDetail`] (for an analyst, without personal ones), so a
+    /// table of answers needs no call per row.
+    #[serde(default)]
+    pub answers: Value,
+    /// Where it was filled (for an analyst, rounded), as in [`ResponseDetail`].
+    #[serde(default)]
+    pub location: Option<Value>,
 }
 
 /// `GET /api/v1/questionnaires/{slug}/responses` (readers): one page, newest received

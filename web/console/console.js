@@ -7,6 +7,7 @@ import { api, ApiError, getToken, setToken, whenSessionEnds } from './api.js';
 import { t, msg, LANGS, getLang, setLang, formatDate } from './i18n.js';
 import { showBuilder } from './builder.js';
 import { showSummaries } from './summaries.js';
+import { showResponses } from './responses.js';
 
 const ROLES = ['admin', 'coordinator', 'analyst'];
 
@@ -18,6 +19,7 @@ const main = () => document.getElementById('main');
 /** The pages, each with who may see it (admin passes everywhere). */
 const PAGES = {
   questionnaires: { roles: ROLES, label: 'nav_questionnaires', render: questionnairesPage },
+  responses: { roles: ROLES, label: 'nav_responses', render: (root, rest) => showResponses(root, rest, { isCoordinator: isCoordinator(), errorText }) },
   interviewers: { roles: ['coordinator'], label: 'nav_interviewers', render: showInterviewers },
   accounts: { roles: ['admin'], label: 'nav_accounts', render: showAccounts },
   password: { roles: ROLES, label: 'nav_password', render: showPassword },
@@ -317,7 +319,8 @@ async function showQuestionnaires(root) {
       ? el('a', { href: `#/questionnaires/${encodeURIComponent(q.slug)}` }, q.title || q.slug)
       : q.title || q.slug;
     return el('tr', { 'data-slug': q.slug },
-      el('th', { scope: 'row' }, name, el('div', { class: 'small muted' }, q.slug)),
+      el('th', { scope: 'row' }, name, el('div', { class: 'small muted' }, q.slug),
+        q.latest_version ? el('div', { class: 'small' }, el('a', { href: `#/responses/${encodeURIComponent(q.slug)}` }, t('r_read_link'))) : null),
       el('td', {}, status),
       el('td', { class: 'responses' }, responses,
         q.responses.length ? [' ', el('a', { href: `#/questionnaires/${encodeURIComponent(q.slug)}/summary`, class: 'summary-link', 'aria-label': t('s_link_of', { title: q.title || q.slug }) }, t('s_link'))] : null),

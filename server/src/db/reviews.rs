@@ -145,8 +145,11 @@ pub struct SummaryRow {
     pub version: i32,
     pub completed_at: String,
     pub received_at: DateTime<Utc>,
+    pub interviewer_id: Option<Uuid>,
     pub interviewer_name: Option<String>,
     pub review_state: String,
+    pub answers: Value,
+    pub location: Option<Value>,
 }
 
 impl SummaryRow {
@@ -167,7 +170,8 @@ pub async fn response_page(
 ) -> Result<Vec<SummaryRow>> {
     let mut qb = QueryBuilder::new(
         "select r.id, r.seq, r.version, r.completed_at, r.received_at,
-                i.name as interviewer_name, r.review_state
+                i.id as interviewer_id, i.name as interviewer_name, r.review_state, r.answers,
+                r.location
          from response r
          left join device d on d.id = r.device_id
          left join interviewer i on i.id = d.interviewer_id

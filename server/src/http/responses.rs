@@ -9,14 +9,14 @@
 //! ```text
 //! GET /api/v1/questionnaires/parole-habitants/responses?review=has_issues&limit=20
 //! → {"responses": [{"id", "version", "completed_at", "received_at", "interviewer_name",
-//!    "review_state"}…], "next": "r1f4"}
+//!    "review_state", "interviewer_id", "answers", "location"}…], "next": "r1f4"}
 //! ```
 
 use axum::extract::State;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use parole_client::api::{
-    Cursor, QuestionnaireSettings, ResponseDetail, ResponseListParams, ResponsePage,
+    Cursor, PersonalData, QuestionnaireSettings, ResponseDetail, ResponseListParams, ResponsePage,
     ResponseSummary, Review, ReviewRequest, ReviewState, Role, MAX_REVIEW_COMMENT_CHARS,
 };
 use uuid::Uuid;
@@ -71,14 +71,26 @@ async fn list_responses(
     };
     let responses = rows
         .into_iter()
-        .map(|r| {
+        .map(|mut r| {
+            if selection.personal == PersonalData::Omit {
+                // The single view's rule, with the shapes the selection already holds.
+                let shape = selection
+                    .shapes
+                    .iter()
+                    .find(|(v, _)| *v == r.version)
+                    .map(|(_, s)| s);
+                export::withhold_personal(&mut r.answers, &mut r.location, r.version, shape);
+            }
             Ok(ResponseSummary {
                 review_state: r.review_state()?,
                 id: r.id,
                 version: r.version,
                 completed_at: r.completed_at,
                 received_at: r.received_at,
+                interviewer_id: r.interviewer_id,
                 interviewer_name: r.interviewer_name,
+                answers: r.answers,
+                location: r.location,
             })
         })
         .collect::<Result<_, db::DbError>>()?;
@@ -98,7 +110,7 @@ async fn get_response(
         return Err(AppError::not_found());
     }
     let personal = export::personal_for(role, None)?;
-    if personal == parole_client::api::PersonalData::Omit {
+    if personal == PersonalData::Omit {
         let shape = match db::version(&state.pool, &row.slug, row.version).await? {
             Some(v) => {
                 let parsed = state

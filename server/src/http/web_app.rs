@@ -93,6 +93,13 @@ pub const APP_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-ev
     manifest-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
     frame-ancestors 'none'";
 
+/// The console's: the app's, and the OpenStreetMap tiles of the responses' map (images from
+/// one tile server; the map's own code, Leaflet, is served from `web/console/vendor/`).
+pub const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self' blob: data: https://tile.openstreetmap.org; \
+    connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; \
+    base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
 /// The phone app's static files, from `dir`: media types by extension (`.wasm` is
 /// `application/wasm`, `.webmanifest` `application/manifest+json`), compressed (br or gzip,
 /// as the browser asks; the wasm and the scripts included; a precompressed `FILE.br` or
@@ -141,12 +148,25 @@ fn static_dir(dir: &FsPath, prefix: &'static str, allowed: fn(&str) -> bool) -> 
 }
 
 /// Whether `path` (below `/console`) is one of the console's files: its pages, scripts and
-/// styles, all at the top of `web/console/`.
+/// styles at the top of `web/console/`, and the scripts, styles and images of the libraries
+/// vendored one folder deep in `vendor/` (Leaflet).
 pub fn is_console_file(path: &str) -> bool {
     let name = path.trim_start_matches('/');
-    name.is_empty()
-        || (!name.contains('/')
-            && (name.ends_with(".html") || name.ends_with(".js") || name.ends_with(".css")))
+    let code = |n: &str| n.ends_with(".html") || n.ends_with(".js") || n.ends_with(".css");
+    if let Some(rest) = name.strip_prefix("vendor/") {
+        let parts: Vec<&str> = rest.split('/').collect();
+        let (lib, file) = match parts.as_slice() {
+            [lib, file] => (*lib, *file),
+            [lib, "images", file] => (*lib, *file),
+            _ => return false,
+        };
+        return !lib.is_empty()
+            && !lib.starts_with('.')
+            && !file.starts_with('.')
+            && !file.ends_with(".html")
+            && (code(file) || file.ends_with(".png"));
+    }
+    name.is_empty() || (!name.contains('/') && code(name))
 }
 
 /// Whether `path` (below `/app`) is one of the app's own files: the pages, scripts and styles
@@ -190,7 +210,11 @@ fn static_headers<B>(mut res: axum::http::Response<B>, prefix: &str) -> axum::ht
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(APP_CSP),
+        HeaderValue::from_static(if prefix == "/console" {
+            CONSOLE_CSP
+        } else {
+            APP_CSP
+        }),
     );
     h.insert(
         header::REFERRER_POLICY,
@@ -201,7 +225,38 @@ fn static_headers<B>(mut res: axum::http::Response<B>, prefix: &str) -> axum::ht
 
 #[cfg(test)]
 mod tests {
-    use super::is_app_file;
+    use super::{is_app_file, is_console_file};
+
+    #[test]
+    fn only_the_consoles_own_files_and_its_vendored_libraries_are_served() {
+        for ok in [
+            "/",
+            "/index.html",
+            "/console.js",
+            "/console.css",
+            "/vendor/leaflet/leaflet.js",
+            "/vendor/leaflet/leaflet.css",
+            "/vendor/leaflet/images/marker-icon.png",
+            "/vendor/leaflet.markercluster/MarkerCluster.css",
+        ] {
+            assert!(is_console_file(ok), "{ok}");
+        }
+        for no in [
+            "/README.md",
+            "/vendor/",
+            "/vendor/leaflet",
+            "/vendor/leaflet/LICENSE",
+            "/vendor/leaflet/package.json",
+            "/vendor/leaflet/a/b.js",
+            "/vendor/leaflet/images/x/y.png",
+            "/vendor/.git/config",
+            "/vendor/leaflet/.hidden.js",
+            "/vendor/leaflet/page.html",
+            "/tests/x.js",
+        ] {
+            assert!(!is_console_file(no), "{no}");
+        }
+    }
 
     #[test]
     fn only_the_apps_own_files_are_served() {

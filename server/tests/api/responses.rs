@@ -341,7 +341,7 @@ async fn the_list_and_the_exports_filter_on_answers() {
 }
 
 #[tokio::test]
-async fn an_analyst_reading_one_response_gets_no_personal_answer_and_a_coarse_location() {
+async fn an_analyst_reading_responses_gets_no_personal_answer_and_a_coarse_location() {
     let ctx = Ctx::new().await;
     let coord = ctx.login_as(Role::Coordinator).await;
     let analyst = ctx.login_as(Role::Analyst).await;
@@ -382,6 +382,14 @@ async fn an_analyst_reading_one_response_gets_no_personal_answer_and_a_coarse_lo
         .remove(0);
     assert_eq!(line["answers"], seen["answers"]);
     assert_eq!(line["location"], seen["location"]);
+    // And the same in the page of responses (which carries the answers for the table).
+    let list = "/api/v1/questionnaires/parole-habitants/responses";
+    let page = ctx.get(list, &analyst).await.json();
+    assert_eq!(page["responses"][0]["answers"], seen["answers"]);
+    assert_eq!(page["responses"][0]["location"], seen["location"]);
+    let page = ctx.get(list, &coord).await.json();
+    assert_eq!(page["responses"][0]["answers"], habitants_answers());
+    assert_eq!(page["responses"][0]["location"]["lat"], 47.218_371);
 
     // Nor can an analyst find someone by a personal answer; a coordinator can.
     let by_name = "/api/v1/questionnaires/parole-habitants/responses?where=prenom:A%C3%AFcha";
