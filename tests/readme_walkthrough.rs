@@ -209,6 +209,57 @@ async fn a_newcomer_publishes_enrols_fills_syncs_and_exports_with_the_cli() {
     assert_eq!(line["personal_data"], "omitted");
     assert_eq!(line["answers"]["conseil"], "malakoff");
 
+    // For Excel in French: `;`, labels, a BOM; a repeat's items in their own file; the map;
+    // the photos.
+    let export = |format: &str, file: &str, extra: &[&str]| {
+        let path = dir.path().join(file);
+        let mut args = vec![
+            "export",
+            "besoins-formation",
+            "--format",
+            format,
+            "-o",
+            path.to_str().unwrap(),
+            "--server",
+            &url,
+            "--username",
+            "admin",
+        ];
+        args.extend_from_slice(extra);
+        ok(parole(&url, &client, &args));
+        std::fs::read(&path).unwrap()
+    };
+    let bytes = export("csv", "fr.csv", &["--sep", ";", "--labels", "fr"]);
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").expect("a BOM");
+    let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(body);
+    let header = reader.headers().unwrap().clone();
+    let row = reader.records().next().unwrap().unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
+    let malakoff = doc["properties"]["conseil"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["const"] == "malakoff")
+        .unwrap()["title"]
+        .clone();
+    let at = header.iter().position(|h| h == "conseil").unwrap();
+    assert_eq!(row[at], *malakoff.as_str().unwrap());
+    let at = header.iter().position(|h| h == "themes/budget").unwrap();
+    assert_eq!(&row[at], "1");
+    let bytes = export("csv", "formations.csv", &["--repeat", "formations_suivies"]);
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        text.starts_with("\u{feff}response_id,item_index,"),
+        "{text}"
+    );
+    let map = export("geojson", "carte.geojson", &[]);
+    let map: serde_json::Value = serde_json::from_slice(&map).unwrap();
+    assert_eq!(map["type"], "FeatureCollection");
+    let zip = export("photos", "photos.zip", &[]);
+    // No photo: an empty archive is its end record alone.
+    assert!(zip.starts_with(b"PK\x05\x06"), "{zip:?}");
+
     // A new code for Camille (another phone of hers): the interviewers are listed with their
     // ids, and the new code enrols.
     let list = ok(parole(&url, &client, &["interviewer", "list"]));

@@ -617,6 +617,55 @@ pub struct ExportParams {
     /// [`Where`]).
     #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
     pub where_: Vec<Where>,
+    /// CSV: the separator, `,` (default) or `;` (Excel in French).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sep: Option<CsvSeparator>,
+    /// CSV, GeoJSON: choice and yes/no labels in this language (`fr`, `en`, or a language
+    /// of the questionnaire) instead of the values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<String>,
+    /// CSV: the items of this repeat (its column name), one row each, instead of the
+    /// responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<String>,
+}
+
+/// The separator of a CSV export: `,` (RFC 4180's) or `;` (what Excel expects where the
+/// decimal mark is a comma, as in French).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum CsvSeparator {
+    #[default]
+    Comma,
+    Semicolon,
+}
+
+impl CsvSeparator {
+    /// The separator's byte.
+    pub fn byte(self) -> u8 {
+        match self {
+            CsvSeparator::Comma => b',',
+            CsvSeparator::Semicolon => b';',
+        }
+    }
+}
+
+impl From<CsvSeparator> for String {
+    fn from(s: CsvSeparator) -> String {
+        (s.byte() as char).to_string()
+    }
+}
+
+impl TryFrom<String> for CsvSeparator {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "," => Ok(CsvSeparator::Comma),
+            ";" => Ok(CsvSeparator::Semicolon),
+            _ => Err("values: `,` or `;`".to_string()),
+        }
+    }
 }
 
 impl ExportParams {

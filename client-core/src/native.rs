@@ -484,19 +484,24 @@ impl Transport for HttpTransport {
     }
 }
 
-/// What to export: `GET /api/v1/questionnaires/{slug}/responses.{ext}?version=N&after=SEQ&personal=omit|include`.
+/// What to export: `GET /api/v1/questionnaires/{slug}/responses.{ext}` (or `photos.zip`)
+/// with the query of [`ExportParams`].
 #[derive(Debug, Clone)]
 pub struct ExportQuery {
     pub format: ExportFormat,
-    /// The query: version, after, personal.
+    /// The query: filters, personal data, and for CSV `sep`, `labels`, `repeat`.
     pub params: ExportParams,
 }
 
-/// Export formats of `GET /api/v1/questionnaires/{slug}/responses.{ext}`.
+/// Export formats: `GET /api/v1/questionnaires/{slug}/responses.{ext}`, and the photos at
+/// `…/photos.zip`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Csv,
     Ndjson,
+    Xlsx,
+    Geojson,
+    Photos,
 }
 
 impl ExportFormat {
@@ -504,6 +509,17 @@ impl ExportFormat {
         match self {
             ExportFormat::Csv => "csv",
             ExportFormat::Ndjson => "ndjson",
+            ExportFormat::Xlsx => "xlsx",
+            ExportFormat::Geojson => "geojson",
+            ExportFormat::Photos => "zip",
+        }
+    }
+
+    /// The last segment of the route: `responses.csv`, …, `photos.zip`.
+    pub fn file(self) -> String {
+        match self {
+            ExportFormat::Photos => "photos.zip".to_string(),
+            other => format!("responses.{}", other.extension()),
         }
     }
 }
@@ -609,10 +625,10 @@ impl ApiClient {
         let mut resp = self
             .download
             .get(format!(
-                "{}/api/v1/questionnaires/{}/responses.{}",
+                "{}/api/v1/questionnaires/{}/{}",
                 base(server),
                 slug,
-                what.format.extension()
+                what.format.file()
             ))
             .query(&crate::api::query_pairs(&what.params))
             .bearer_auth(token)

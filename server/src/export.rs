@@ -1,14 +1,26 @@
-//! Exports of a questionnaire's responses, NDJSON and CSV, streamed from PostgreSQL in
-//! constant memory: a task reads rows from a `fetch` stream and sends encoded chunks through
-//! a small bounded channel that the HTTP body drains (so a slow client slows the query
-//! down instead of filling memory).
+//! Exports of a questionnaire's responses, NDJSON, CSV and GeoJSON (and `photos.zip`, in
+//! [`photos`]), streamed from PostgreSQL in constant memory: a task reads rows from a
+//! `fetch` stream and sends encoded chunks through a small bounded channel that the HTTP
+//! body drains (so a slow client slows the query down instead of filling memory).
 //!
 //! CSV columns: the metadata columns, then the union of the columns of every exported
-//! version in order of first appearance, from client-core's `Questionnaire::columns()`
-//! (a section's questions become `section.question`, notes have no column). A multiple
-//! choice is `;`-joined; a repeat or a geopoint is one column of compact JSON whose keys are
-//! in the questionnaire's order (PostgreSQL's jsonb does not keep the order they came in).
-//! Should a stored document no longer parse, a plain flattening of its `properties` is used.
+//! version in order of first appearance, as client-core's `Questionnaire::columns()` names
+//! them (a section's questions become `section.question`, notes have no column). A multiple
+//! choice is its `;`-joined values, then one 0/1 column per choice of any exported version
+//! (`themes/budget`, as KoboToolbox names them; empty when unanswered). A repeat is its
+//! number of items: its items are a CSV of their own (`repeat=NAME`: `response_id`,
+//! `item_index` from 1, the item's columns by the same rules), which R and Excel join on
+//! the response's id, where a cell of JSON would have to be parsed. A geopoint is compact
+//! JSON whose keys are in the questionnaire's order (PostgreSQL's jsonb does not keep the
+//! order they came in). `labels=LANG` writes choices', scales' and yes/no's labels instead
+//! of values. The file opens with a UTF-8 byte order mark (Excel reads UTF-8 only then), its
+//! separator is `,` or `;` (Excel in French), and every text cell a spreadsheet would run as
+//! a formula is [`neutralise`]d; numbers are typed ([`Cell`]) and never are. Should a stored
+//! document no longer parse, a plain flattening of its `properties` is used.
+//!
+//! GeoJSON: a FeatureCollection of Points `[lon, lat]`, one per located response (its
+//! first location answer, else its own location), with the CSV's columns as typed
+//! properties.
 //!
 //! Each response says which of the photos it names the server does not hold yet:
 //! `photos_missing` (an array in NDJSON, `;`-joined in CSV, empty when complete), computed
@@ -32,16 +44,20 @@
 //! id,seq,…,photos_missing,quartier,…,recontact          (no prenom, telephone, email)
 //! ```
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use parole_client::api::{PersonalData, Role, Where};
 use parole_client::i18n::Message;
+use parole_client::questionnaire::QuestionKind;
 use parole_client::Questionnaire;
 use serde_json::{json, Value};
 
 use crate::db::{self, ExportRow};
+
+pub mod photos;
 
 /// The metadata columns, before the answers' columns.
 pub const META_COLUMNS: &[&str] = &[
@@ -62,7 +78,7 @@ pub const META_COLUMNS: &[&str] = &[
 ];
 
 /// One answer column: its CSV name and where the answer is (a JSON pointer into `answers`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Column {
     pub name: String,
     pub pointer: String,
@@ -72,16 +88,62 @@ pub struct Column {
     /// The answer identifies the respondent (`x-personal-data` on the question or on an
     /// enclosing section), in the version the column comes from.
     pub personal: bool,
+    /// The question's kind (`None` when the version's document no longer parses: then only
+    /// repeats and locations are told apart, from their `x-widget`).
+    pub question: Option<QuestionKind>,
+    /// The choices of a single or multiple choice or a scale, in order (over several
+    /// versions: their union, in order of first appearance, each labelled as in the newest
+    /// version that has it).
+    pub choices: Vec<ColumnChoice>,
+    /// For a repeat: the columns of one item, their pointers relative to the item.
+    pub items: Vec<Column>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One choice of a column: its value and its label in each language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnChoice {
+    pub value: Value,
+    /// Language → label (the default language's too).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ColumnChoice {
+    /// The label in `lang`, else in the questionnaire's default language, else the value.
+    pub fn label(&self, lang: &str, default_lang: &str) -> String {
+        self.labels
+            .get(lang)
+            .or_else(|| self.labels.get(default_lang))
+            .or_else(|| self.labels.values().next())
+            .cloned()
+            .unwrap_or_else(|| choice_text(&self.value))
+    }
+}
+
+/// A choice value as text (`budget`, `4`).
+pub fn choice_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ColumnKind {
     /// A string, number or boolean, written as is.
+    #[default]
     Scalar,
     /// A multiple choice: the values joined with `;`.
     Multiple,
-    /// A repeat, a geopoint or any object: compact JSON.
+    /// A repeat, a geopoint or any object: compact JSON (a repeat in the CSV: its number
+    /// of items).
     Json,
+}
+
+impl Column {
+    /// A repeat (whose items are exported on their own with `repeat=`).
+    pub fn is_repeat(&self) -> bool {
+        self.question == Some(QuestionKind::Repeat)
+    }
 }
 
 /// The columns of one questionnaire document, in question order (parsing it: when the
@@ -93,40 +155,117 @@ pub fn columns(document: &Value) -> Vec<Column> {
 /// The columns of `document`, from its parsed questionnaire when there is one, else from a
 /// plain flattening of its `properties`.
 fn columns_of(document: &Value, parsed: Option<&Questionnaire>) -> Vec<Column> {
-    use parole_client::questionnaire::QuestionKind;
     let Some(q) = parsed else {
         let mut out = Vec::new();
         flatten(document, "", "", false, &mut out);
         return out;
     };
-    q.columns()
-        .into_iter()
-        .map(|c| {
-            let kind = match c.kind {
-                QuestionKind::MultipleChoice => ColumnKind::Multiple,
-                QuestionKind::Repeat | QuestionKind::Geopoint => ColumnKind::Json,
-                _ => ColumnKind::Scalar,
-            };
-            let key_order = if kind == ColumnKind::Json {
-                key_order(document, &c.pointer)
-            } else {
-                Vec::new()
-            };
-            Column {
-                name: c.name,
-                pointer: c.pointer,
-                kind,
-                key_order,
-                personal: c.personal_data,
+    let mut out = Vec::new();
+    columns_of_questions(
+        document,
+        &q.questions,
+        "",
+        "",
+        false,
+        q.default_language(),
+        &mut out,
+    );
+    out
+}
+
+/// The columns of `questions` (as client-core's `Questionnaire::columns`, plus each one's
+/// choices and a repeat's item columns). `strip` is removed from the front of pointers (a
+/// repeat item's columns point into the item).
+fn columns_of_questions(
+    document: &Value,
+    questions: &[parole_client::questionnaire::Question],
+    prefix: &str,
+    strip: &str,
+    personal: bool,
+    default_lang: &str,
+    out: &mut Vec<Column>,
+) {
+    for q in questions {
+        let name = if prefix.is_empty() {
+            q.key.clone()
+        } else {
+            format!("{prefix}.{}", q.key)
+        };
+        let personal = personal || q.personal_data;
+        let pointer = q
+            .pointer
+            .strip_prefix(strip)
+            .unwrap_or(&q.pointer)
+            .to_string();
+        let kind = match q.kind {
+            QuestionKind::Note => continue,
+            QuestionKind::Section => {
+                columns_of_questions(
+                    document,
+                    &q.children,
+                    &name,
+                    strip,
+                    personal,
+                    default_lang,
+                    out,
+                );
+                continue;
             }
-        })
-        .collect()
+            QuestionKind::MultipleChoice => ColumnKind::Multiple,
+            QuestionKind::Repeat | QuestionKind::Geopoint => ColumnKind::Json,
+            _ => ColumnKind::Scalar,
+        };
+        let key_order = if kind == ColumnKind::Json {
+            key_order(document, &q.pointer)
+        } else {
+            Vec::new()
+        };
+        let mut items = Vec::new();
+        if q.kind == QuestionKind::Repeat {
+            let strip = format!("{}/-", q.pointer);
+            columns_of_questions(
+                document,
+                &q.children,
+                "",
+                &strip,
+                personal,
+                default_lang,
+                &mut items,
+            );
+        }
+        out.push(Column {
+            name,
+            pointer,
+            kind,
+            key_order,
+            personal,
+            question: Some(q.kind),
+            choices: q
+                .choices
+                .iter()
+                .map(|c| ColumnChoice {
+                    value: c.value.clone(),
+                    labels: std::iter::once((default_lang.to_string(), c.title.clone()))
+                        .chain(c.i18n.iter().map(|(l, t)| (l.clone(), t.clone())))
+                        .collect(),
+                })
+                .collect(),
+            items,
+        });
+    }
 }
 
 /// The keys of the object answered at `pointer` (or of its repeat items), in schema order.
 fn key_order(document: &Value, pointer: &str) -> Vec<String> {
     let mut node = document;
     for token in pointer.split('/').skip(1) {
+        if token == "-" {
+            match node.get("items") {
+                Some(n) => node = n,
+                None => return Vec::new(),
+            }
+            continue;
+        }
         let token = token.replace("~1", "/").replace("~0", "~");
         match node.get("properties").and_then(|p| p.get(&token)) {
             Some(n) => node = n,
@@ -207,12 +346,26 @@ fn flatten(
         } else {
             Vec::new()
         };
+        let question = match (ty, widget) {
+            ("array", "repeat") => Some(QuestionKind::Repeat),
+            (_, "geopoint") => Some(QuestionKind::Geopoint),
+            _ => None,
+        };
+        let mut items = Vec::new();
+        if question == Some(QuestionKind::Repeat) {
+            if let Some(item) = q.get("items") {
+                flatten(item, "", "", personal, &mut items);
+            }
+        }
         out.push(Column {
             name,
             pointer,
             kind,
             key_order,
             personal,
+            question,
+            items,
+            ..Column::default()
         });
     }
 }
@@ -240,18 +393,42 @@ pub fn union_of<'a>(
     personal: PersonalData,
 ) -> Vec<Column> {
     // Each column with "personal in every version seen so far".
-    let mut out: Vec<(Column, bool)> = Vec::new();
-    for shape in shapes {
-        for c in &shape.columns {
-            match out.iter_mut().find(|(o, _)| o.name == c.name) {
-                Some((_, always)) => *always &= c.personal,
-                None => out.push((c.clone(), c.personal)),
+    union_of_columns(shapes.into_iter().map(|s| s.columns.as_slice()), personal)
+}
+
+fn union_of_columns<'a>(
+    lists: impl IntoIterator<Item = &'a [Column]>,
+    personal: PersonalData,
+) -> Vec<Column> {
+    // Each column with "personal in every version seen so far", and its items in each
+    // version.
+    let mut out: Vec<(Column, bool, Vec<&'a [Column]>)> = Vec::new();
+    for list in lists {
+        for c in list {
+            match out.iter_mut().find(|(o, _, _)| o.name == c.name) {
+                Some((o, always, items)) => {
+                    *always &= c.personal;
+                    for choice in &c.choices {
+                        match o.choices.iter_mut().find(|x| x.value == choice.value) {
+                            // The newest version's labels.
+                            Some(x) => x.labels = choice.labels.clone(),
+                            None => o.choices.push(choice.clone()),
+                        }
+                    }
+                    items.push(c.items.as_slice());
+                }
+                None => out.push((c.clone(), c.personal, vec![c.items.as_slice()])),
             }
         }
     }
     out.into_iter()
-        .filter(|(_, always_personal)| personal == PersonalData::Include || !always_personal)
-        .map(|(c, _)| c)
+        .filter(|(_, always_personal, _)| personal == PersonalData::Include || !always_personal)
+        .map(|(mut c, _, items)| {
+            if c.is_repeat() {
+                c.items = union_of_columns(items, personal);
+            }
+            c
+        })
         .collect()
 }
 
@@ -352,6 +529,8 @@ pub struct VersionShape {
     /// every item of a repeat: `["prenom"]`, `["enfants", "-", "nom"]`. A personal section or
     /// repeat is one path (all of it goes).
     pub personal: Vec<Vec<String>>,
+    /// The languages its labels exist in, default first (empty when it no longer parses).
+    pub languages: Vec<String>,
 }
 
 impl VersionShape {
@@ -367,6 +546,7 @@ impl VersionShape {
         VersionShape {
             columns: columns_of(document, parsed),
             personal,
+            languages: parsed.map(|q| q.languages.clone()).unwrap_or_default(),
         }
     }
 
@@ -443,29 +623,156 @@ fn remove_path(value: &mut Value, path: &[String]) {
     }
 }
 
-fn cell(value: Option<&Value>, column: &Column) -> String {
-    if column.kind == ColumnKind::Json {
-        if let Some(v @ (Value::Array(_) | Value::Object(_))) = value {
-            return reorder(v, &column.key_order).to_string();
-        }
-    }
-    scalar_cell(value, column.kind)
+// ---------------------------------------------------------------------------------------------
+// Cells
+
+/// One cell of an export, typed: text is [`neutralise`]d in spreadsheets (CSV, XLSX),
+/// numbers are written as numbers and never prefixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Number(serde_json::Number),
+    Bool(bool),
 }
 
-fn scalar_cell(value: Option<&Value>, kind: ColumnKind) -> String {
-    match value {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(items)) if kind == ColumnKind::Multiple => items
-            .iter()
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(";"),
-        Some(v @ (Value::Array(_) | Value::Object(_))) => v.to_string(),
-        Some(v) => v.to_string(),
+impl Cell {
+    /// A plain answer as it is: a string is text, a number a number; an array or object
+    /// (not expected here) compact JSON.
+    fn of(value: Option<&Value>) -> Cell {
+        match value {
+            None | Some(Value::Null) => Cell::Empty,
+            Some(Value::String(s)) => Cell::Text(s.clone()),
+            Some(Value::Number(n)) => Cell::Number(n.clone()),
+            Some(Value::Bool(b)) => Cell::Bool(*b),
+            Some(v) => Cell::Text(v.to_string()),
+        }
+    }
+
+    fn count(n: usize) -> Cell {
+        Cell::Number(serde_json::Number::from(n))
+    }
+
+    /// The cell as CSV text: text [`neutralise`]d, numbers and booleans as JSON writes them.
+    pub fn csv(&self) -> Cow<'_, str> {
+        match self {
+            Cell::Empty => Cow::Borrowed(""),
+            Cell::Text(s) => neutralise(s),
+            Cell::Number(n) => Cow::Owned(n.to_string()),
+            Cell::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        }
+    }
+
+    /// The cell as a JSON value (GeoJSON properties): never neutralised.
+    pub fn json(self) -> Value {
+        match self {
+            Cell::Empty => Value::Null,
+            Cell::Text(s) => Value::String(s),
+            Cell::Number(n) => Value::Number(n),
+            Cell::Bool(b) => Value::Bool(b),
+        }
+    }
+}
+
+/// A text cell as a spreadsheet must get it: one that starts with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return would be read as a formula by Excel or LibreOffice (CSV injection),
+/// so it gets a `'` in front, which they show as text. Only for text: a number answered to
+/// a number question (`-2`) is a [`Cell::Number`] and is never prefixed.
+pub fn neutralise(s: &str) -> Cow<'_, str> {
+    match s.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{s}")),
+        _ => Cow::Borrowed(s),
+    }
+}
+
+/// Labels instead of values: choices, scales and yes/no written in `lang`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labels {
+    pub lang: String,
+    /// The questionnaire's default language: a label missing in `lang` is taken in it.
+    pub default_lang: String,
+}
+
+impl Labels {
+    fn yes_no(&self, b: bool) -> &'static str {
+        match (self.lang.as_str(), b) {
+            ("fr", true) => "oui",
+            ("fr", false) => "non",
+            ("ar", true) => "نعم",
+            ("ar", false) => "لا",
+            (_, true) => "yes",
+            (_, false) => "no",
+        }
+    }
+
+    fn choice(&self, column: &Column, value: &Value) -> Option<String> {
+        let c = column.choices.iter().find(|c| &c.value == value)?;
+        Some(c.label(&self.lang, &self.default_lang))
+    }
+}
+
+/// The header cells of one answer column: its name, and for a multiple choice one
+/// `name/value` column per choice (as KoboToolbox names them).
+pub fn answer_header(column: &Column, out: &mut Vec<String>) {
+    out.push(column.name.clone());
+    if column.kind == ColumnKind::Multiple {
+        for c in &column.choices {
+            out.push(format!("{}/{}", column.name, choice_text(&c.value)));
+        }
+    }
+}
+
+/// The cells of one answer (as many as [`answer_header`] names): a multiple choice is its
+/// values (or labels) joined with `;`, then a 0/1 cell per choice (all empty when the
+/// question was not answered); a repeat is its number of items (its items go to their own
+/// file with `repeat=`); a location is compact JSON; a choice, a scale or a yes/no is its
+/// label when `labels` asks for one; anything else as it is.
+pub fn answer_cells(
+    value: Option<&Value>,
+    column: &Column,
+    labels: Option<&Labels>,
+    out: &mut Vec<Cell>,
+) {
+    let value = value.filter(|v| !v.is_null());
+    match column.kind {
+        ColumnKind::Multiple => {
+            let items = value.and_then(Value::as_array);
+            out.push(match (items, value) {
+                (Some(items), _) => Cell::Text(
+                    items
+                        .iter()
+                        .map(|v| {
+                            labels
+                                .and_then(|l| l.choice(column, v))
+                                .unwrap_or_else(|| choice_text(v))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                ),
+                (None, v) => Cell::of(v),
+            });
+            for c in &column.choices {
+                out.push(match items {
+                    Some(items) => Cell::count(usize::from(items.contains(&c.value))),
+                    None => Cell::Empty,
+                });
+            }
+        }
+        ColumnKind::Json => out.push(match value {
+            Some(Value::Array(items)) if column.is_repeat() => Cell::count(items.len()),
+            Some(v @ (Value::Array(_) | Value::Object(_))) => {
+                Cell::Text(reorder(v, &column.key_order).to_string())
+            }
+            v => Cell::of(v),
+        }),
+        ColumnKind::Scalar => out.push(match (labels, value) {
+            (Some(l), Some(Value::Bool(b))) => Cell::Text(l.yes_no(*b).to_string()),
+            (Some(l), Some(v)) => match l.choice(column, v) {
+                Some(label) => Cell::Text(label),
+                None => Cell::of(Some(v)),
+            },
+            (_, v) => Cell::of(v),
+        }),
     }
 }
 
@@ -518,56 +825,167 @@ pub fn ndjson_line(slug: &str, row: &ExportRow, personal: PersonalData) -> Vec<u
     line
 }
 
-/// The CSV header's cells.
-pub fn csv_header(columns: &[Column]) -> Vec<String> {
-    META_COLUMNS
-        .iter()
-        .map(|s| s.to_string())
-        .chain(columns.iter().map(|c| c.name.clone()))
-        .collect()
-}
-
-/// One CSV record's cells.
-pub fn csv_record(slug: &str, columns: &[Column], row: &ExportRow) -> Vec<String> {
-    let loc = |k: &str| {
-        scalar_cell(
-            row.location.as_ref().and_then(|l| l.get(k)),
-            ColumnKind::Scalar,
-        )
-    };
-    let mut cells = vec![
-        row.id.to_string(),
-        row.seq.to_string(),
-        slug.to_string(),
-        row.version.to_string(),
-        row.device_id.map(|d| d.to_string()).unwrap_or_default(),
-        row.sender_device_id
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-        row.started_at.clone(),
-        row.completed_at.clone(),
-        timestamp(&row.received_at),
+/// The metadata cells of a response (as [`META_COLUMNS`] names them).
+pub fn meta_cells(slug: &str, row: &ExportRow) -> Vec<Cell> {
+    let loc = |k: &str| Cell::of(row.location.as_ref().and_then(|l| l.get(k)));
+    let uuid = |d: Option<uuid::Uuid>| d.map_or(Cell::Empty, |d| Cell::Text(d.to_string()));
+    vec![
+        Cell::Text(row.id.to_string()),
+        Cell::Number(row.seq.into()),
+        Cell::Text(slug.to_string()),
+        Cell::Number(row.version.into()),
+        uuid(row.device_id),
+        uuid(row.sender_device_id),
+        Cell::Text(row.started_at.clone()),
+        Cell::Text(row.completed_at.clone()),
+        Cell::Text(timestamp(&row.received_at)),
         loc("lat"),
         loc("lon"),
         loc("accuracy_m"),
-        row.content_hash.clone(),
-        row.photos_missing.join(";"),
-    ];
-    cells.extend(
-        columns
-            .iter()
-            .map(|c| cell(row.answers.pointer(&c.pointer), c)),
-    );
+        Cell::Text(row.content_hash.clone()),
+        Cell::Text(row.photos_missing.join(";")),
+    ]
+}
+
+/// The CSV header's cells: the metadata and the answers' columns, or for the items of a
+/// repeat (`options.repeat`) `response_id`, `item_index` and the item's columns.
+pub fn csv_header(columns: &[Column], options: &Options) -> Vec<String> {
+    let (mut out, columns) = match &options.repeat {
+        Some(repeat) => (
+            vec!["response_id".to_string(), "item_index".to_string()],
+            repeat.items.as_slice(),
+        ),
+        None => (
+            META_COLUMNS.iter().map(|s| s.to_string()).collect(),
+            columns,
+        ),
+    };
+    for c in columns {
+        answer_header(c, &mut out);
+    }
+    out
+}
+
+/// One CSV record's cells: the metadata, then the answers.
+pub fn csv_record(
+    slug: &str,
+    columns: &[Column],
+    row: &ExportRow,
+    labels: Option<&Labels>,
+) -> Vec<Cell> {
+    let mut cells = meta_cells(slug, row);
+    for c in columns {
+        answer_cells(row.answers.pointer(&c.pointer), c, labels, &mut cells);
+    }
     cells
 }
 
-fn csv_bytes(cells: &[String]) -> Vec<u8> {
+/// The records of a response's items of `repeat`: `response_id`, `item_index` (from 1),
+/// then the item's answers.
+pub fn repeat_records(row: &ExportRow, repeat: &Column, labels: Option<&Labels>) -> Vec<Vec<Cell>> {
+    let Some(items) = row
+        .answers
+        .pointer(&repeat.pointer)
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let mut cells = vec![Cell::Text(row.id.to_string()), Cell::count(i + 1)];
+            for c in &repeat.items {
+                answer_cells(item.pointer(&c.pointer), c, labels, &mut cells);
+            }
+            cells
+        })
+        .collect()
+}
+
+/// Appends one CSV record (RFC 4180: quoted where needed, CRLF) to `out`.
+fn csv_write<'a>(out: &mut Vec<u8>, cells: impl IntoIterator<Item = Cow<'a, str>>, sep: u8) {
     let mut w = csv::WriterBuilder::new()
+        .delimiter(sep)
         .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
+        .from_writer(out);
     // Writing to a Vec cannot fail.
-    let _ = w.write_record(cells);
-    w.into_inner().unwrap_or_default()
+    for c in cells {
+        let _ = w.write_field(c.as_bytes());
+    }
+    let _ = w.write_record(std::iter::empty::<&[u8]>());
+    let _ = w.flush();
+}
+
+/// The byte order mark that opens a CSV: Excel reads the file as UTF-8 only with it.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+// ---------------------------------------------------------------------------------------------
+// GeoJSON
+
+/// Where a GeoJSON feature's point comes from: the first location answer (its column
+/// name), else the response's own location (`response`). `None`: the response is not
+/// located.
+fn located(columns: &[Column], row: &ExportRow) -> Option<(f64, f64, Option<Value>, String)> {
+    let point = |v: &Value| {
+        let lat = v.get("lat")?.as_f64()?;
+        let lon = v.get("lon")?.as_f64()?;
+        Some((lon, lat, v.get("accuracy_m").cloned()))
+    };
+    columns
+        .iter()
+        .filter(|c| c.question == Some(QuestionKind::Geopoint))
+        .find_map(|c| {
+            let (lon, lat, acc) = point(row.answers.pointer(&c.pointer)?)?;
+            Some((lon, lat, acc, c.name.clone()))
+        })
+        .or_else(|| {
+            let (lon, lat, acc) = point(row.location.as_ref()?)?;
+            Some((lon, lat, acc, "response".to_string()))
+        })
+}
+
+/// One GeoJSON feature (a Point at `[lon, lat]`), or `None` for a response without a
+/// location. Properties: the metadata, `location_source` (the location answer's column, or
+/// `response`), then the answers named and flattened as the CSV's columns, typed (numbers
+/// as numbers, nothing neutralised: not a spreadsheet).
+pub fn geojson_feature(
+    slug: &str,
+    columns: &[Column],
+    row: &ExportRow,
+    labels: Option<&Labels>,
+) -> Option<Value> {
+    let (lon, lat, accuracy, source) = located(columns, row)?;
+    let mut props = serde_json::Map::new();
+    for (name, cell) in META_COLUMNS.iter().zip(meta_cells(slug, row)) {
+        match *name {
+            "location_lat" | "location_lon" => {}
+            "location_accuracy_m" => {
+                props.insert("location_source".into(), Value::String(source.clone()));
+                props.insert(
+                    "location_accuracy_m".into(),
+                    accuracy.clone().unwrap_or(Value::Null),
+                );
+            }
+            _ => {
+                props.insert(name.to_string(), cell.json());
+            }
+        }
+    }
+    let (mut names, mut cells) = (Vec::new(), Vec::new());
+    for c in columns {
+        answer_header(c, &mut names);
+        answer_cells(row.answers.pointer(&c.pointer), c, labels, &mut cells);
+    }
+    for (name, cell) in names.into_iter().zip(cells) {
+        props.insert(name, cell.json());
+    }
+    Some(json!({
+        "type": "Feature",
+        "id": row.id,
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": props,
+    }))
 }
 
 /// What a reader not entitled to personal data gets of one response (the exports with
@@ -599,6 +1017,28 @@ pub fn withhold_personal(
 pub enum Format {
     Ndjson,
     Csv,
+    Geojson,
+}
+
+/// How a CSV or GeoJSON export writes its answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The CSV separator: `,` or `;`.
+    pub sep: u8,
+    /// Labels instead of values (CSV, GeoJSON).
+    pub labels: Option<Labels>,
+    /// CSV: the rows are this repeat's items (its [`Column::items`] the columns).
+    pub repeat: Option<Column>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sep: b',',
+            labels: None,
+            repeat: None,
+        }
+    }
 }
 
 /// What to export, besides the pool.
@@ -620,11 +1060,40 @@ pub struct Plan {
     pub personal: PersonalData,
     /// The exported versions' shapes, by version number.
     pub shapes: HashMap<i32, VersionShape>,
+    pub options: Options,
 }
 
 impl Plan {
-    /// One row, encoded; its personal answers removed first when they are omitted.
-    fn encode(&self, mut row: ExportRow) -> Vec<u8> {
+    /// What comes before the rows.
+    fn prelude(&self) -> Vec<u8> {
+        match self.format {
+            Format::Ndjson => Vec::new(),
+            Format::Csv => {
+                let mut out = BOM.to_vec();
+                let header = csv_header(&self.columns, &self.options);
+                csv_write(
+                    &mut out,
+                    header.iter().map(|h| neutralise(h)),
+                    self.options.sep,
+                );
+                out
+            }
+            Format::Geojson => br#"{"type":"FeatureCollection","features":["#.to_vec(),
+        }
+    }
+
+    /// What comes after the rows.
+    fn epilogue(&self) -> Vec<u8> {
+        match self.format {
+            Format::Geojson => b"\n]}\n".to_vec(),
+            Format::Ndjson | Format::Csv => Vec::new(),
+        }
+    }
+
+    /// One row, encoded and appended to `out`; its personal answers removed first when
+    /// they are omitted. `written` counts the records written so far (GeoJSON separates
+    /// them with commas; a response without a location writes none).
+    fn encode(&self, mut row: ExportRow, out: &mut Vec<u8>, written: &mut u64) {
         if self.personal == PersonalData::Omit {
             withhold_personal(
                 &mut row.answers,
@@ -633,10 +1102,30 @@ impl Plan {
                 self.shapes.get(&row.version),
             );
         }
+        let labels = self.options.labels.as_ref();
         match self.format {
-            Format::Ndjson => ndjson_line(&self.slug, &row, self.personal),
-            Format::Csv => csv_bytes(&csv_record(&self.slug, &self.columns, &row)),
+            Format::Ndjson => out.extend_from_slice(&ndjson_line(&self.slug, &row, self.personal)),
+            Format::Csv => match &self.options.repeat {
+                Some(repeat) => {
+                    for record in repeat_records(&row, repeat, labels) {
+                        csv_write(out, record.iter().map(Cell::csv), self.options.sep);
+                    }
+                }
+                None => {
+                    let record = csv_record(&self.slug, &self.columns, &row, labels);
+                    csv_write(out, record.iter().map(Cell::csv), self.options.sep);
+                }
+            },
+            Format::Geojson => {
+                let Some(feature) = geojson_feature(&self.slug, &self.columns, &row, labels) else {
+                    return;
+                };
+                out.extend_from_slice(if *written == 0 { b"\n" } else { b",\n" });
+                // Writing to a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, &feature);
+            }
         }
+        *written += 1;
     }
 }
 
@@ -658,12 +1147,8 @@ pub fn stream(
     tokio::spawn(async move {
         let _permit = permit;
         let mut tx = Sender(tx);
-        if plan.format == Format::Csv
-            && tx
-                .send(Ok(Bytes::from(csv_bytes(&csv_header(&plan.columns)))))
-                .await
-                .is_err()
-        {
+        let prelude = plan.prelude();
+        if !prelude.is_empty() && tx.send(Ok(Bytes::from(prelude))).await.is_err() {
             return;
         }
         let mut query = db::export_query(
@@ -676,10 +1161,11 @@ pub fn stream(
         let mut rows = db::export_rows(&pool, &mut query);
         // Batch small rows into chunks of about 64 KiB.
         let mut buf = Vec::with_capacity(64 * 1024);
+        let mut written = 0;
         while let Some(row) = rows.next().await {
             match row {
                 Ok(row) => {
-                    buf.extend_from_slice(&plan.encode(row));
+                    plan.encode(row, &mut buf, &mut written);
                     if buf.len() >= 64 * 1024
                         && tx
                             .send(Ok(Bytes::from(std::mem::take(&mut buf))))
@@ -698,6 +1184,7 @@ pub fn stream(
                 }
             }
         }
+        buf.extend_from_slice(&plan.epilogue());
         if !buf.is_empty() {
             let _ = tx.send(Ok(Bytes::from(buf))).await;
         }
@@ -759,35 +1246,80 @@ mod tests {
         assert_eq!(names, ["a", "b", "c"]);
     }
 
+    fn csv_of(value: Option<&Value>, column: &Column, labels: Option<&Labels>) -> Vec<String> {
+        let mut cells = Vec::new();
+        answer_cells(value, column, labels, &mut cells);
+        cells.iter().map(|c| c.csv().into_owned()).collect()
+    }
+
     #[test]
-    fn cells_join_multiple_choices_and_write_repeats_as_json() {
-        let col = |kind, order: &[&str]| Column {
-            name: "c".into(),
-            pointer: "/c".into(),
-            kind,
-            key_order: order.iter().map(|s| s.to_string()).collect(),
-            personal: false,
+    fn cells_join_multiple_choices_count_repeats_and_write_locations_as_json() {
+        let choice = |v: &str| ColumnChoice {
+            value: json!(v),
+            labels: [("fr".to_string(), format!("« {v} »"))].into(),
+        };
+        let multiple = Column {
+            name: "themes".into(),
+            pointer: "/themes".into(),
+            kind: ColumnKind::Multiple,
+            question: Some(QuestionKind::MultipleChoice),
+            choices: vec![choice("a"), choice("b"), choice("c")],
+            ..Column::default()
+        };
+        let mut header = Vec::new();
+        answer_header(&multiple, &mut header);
+        assert_eq!(header, ["themes", "themes/a", "themes/b", "themes/c"]);
+        assert_eq!(
+            csv_of(Some(&json!(["a", "c"])), &multiple, None),
+            ["a;c", "1", "0", "1"]
+        );
+        assert_eq!(csv_of(None, &multiple, None), ["", "", "", ""]);
+        let fr = Labels {
+            lang: "fr".into(),
+            default_lang: "fr".into(),
         };
         assert_eq!(
-            cell(Some(&json!(["a", "b"])), &col(ColumnKind::Multiple, &[])),
-            "a;b"
+            csv_of(Some(&json!(["b"])), &multiple, Some(&fr)),
+            ["« b »", "0", "1", "0"]
         );
+        let repeat = Column {
+            name: "r".into(),
+            pointer: "/r".into(),
+            kind: ColumnKind::Json,
+            question: Some(QuestionKind::Repeat),
+            ..Column::default()
+        };
+        assert_eq!(csv_of(Some(&json!([{}, {}, {}])), &repeat, None), ["3"]);
+        let point = Column {
+            name: "p".into(),
+            pointer: "/p".into(),
+            kind: ColumnKind::Json,
+            key_order: vec!["lat".into(), "lon".into()],
+            question: Some(QuestionKind::Geopoint),
+            ..Column::default()
+        };
         assert_eq!(
-            cell(
-                Some(&json!([{"x": 1, "b": 2, "z": 0}])),
-                &col(ColumnKind::Json, &["z", "x"])
-            ),
-            r#"[{"z":0,"x":1,"b":2}]"#
+            csv_of(Some(&json!({"lon": 2, "lat": 1})), &point, None),
+            [r#"{"lat":1,"lon":2}"#]
         );
-        assert_eq!(
-            cell(Some(&json!(4.5)), &col(ColumnKind::Scalar, &[])),
-            "4.5"
-        );
-        assert_eq!(
-            cell(Some(&json!(true)), &col(ColumnKind::Scalar, &[])),
-            "true"
-        );
-        assert_eq!(cell(None, &col(ColumnKind::Scalar, &[])), "");
+        let scalar = Column::default();
+        assert_eq!(csv_of(Some(&json!(4.5)), &scalar, None), ["4.5"]);
+        assert_eq!(csv_of(Some(&json!(true)), &scalar, None), ["true"]);
+        assert_eq!(csv_of(Some(&json!(true)), &scalar, Some(&fr)), ["oui"]);
+        assert_eq!(csv_of(None, &scalar, None), [""]);
+    }
+
+    #[test]
+    fn text_that_a_spreadsheet_would_run_is_prefixed_and_numbers_are_not() {
+        for s in ["=1+1", "+33 6", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(neutralise(s), format!("'{s}"), "{s:?}");
+        }
+        for s in ["", "bonjour", "مرحبا", "1=1", " =x", "'déjà"] {
+            assert_eq!(neutralise(s), s, "{s:?}");
+        }
+        let scalar = Column::default();
+        assert_eq!(csv_of(Some(&json!(-2)), &scalar, None), ["-2"]);
+        assert_eq!(csv_of(Some(&json!("-2")), &scalar, None), ["'-2"]);
     }
 
     fn parsed(doc: &Value) -> Questionnaire {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use parole_client::api::{ExportParams, PersonalData, ReviewState, Where};
+use parole_client::api::{CsvSeparator, ExportParams, PersonalData, ReviewState, Where};
 use parole_client::native::{ApiClient, ExportFormat, ExportQuery};
 
 use super::Lang;
@@ -185,6 +185,20 @@ pub(super) fn password(lang: Lang) -> anyhow::Result<String> {
 enum Format {
     Csv,
     Ndjson,
+    Xlsx,
+    Geojson,
+    /// The photos, as a zip.
+    Photos,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Sep {
+    /// `,` (RFC 4180)
+    #[value(name = ",", alias = "comma")]
+    Comma,
+    /// `;` (Excel in French)
+    #[value(name = ";", alias = "semicolon")]
+    Semicolon,
 }
 
 #[derive(Debug, Args)]
@@ -228,6 +242,15 @@ pub struct ExportArgs {
     /// of one question are alternatives).
     #[arg(long = "where", value_parser = parse_where)]
     where_: Vec<Where>,
+    /// CSV: the separator, `,` (default) or `;` (Excel in French).
+    #[arg(long, value_enum)]
+    sep: Option<Sep>,
+    /// CSV, GeoJSON: choice and yes/no labels in this language (fr, en…) instead of values.
+    #[arg(long)]
+    labels: Option<String>,
+    /// CSV: the items of this repeat, one row each (keyed by response_id and item_index).
+    #[arg(long)]
+    repeat: Option<String>,
 }
 
 fn parse_review(s: &str) -> Result<ReviewState, String> {
@@ -264,6 +287,9 @@ pub async fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<ExitCode> {
     let format = match args.format {
         Format::Csv => ExportFormat::Csv,
         Format::Ndjson => ExportFormat::Ndjson,
+        Format::Xlsx => ExportFormat::Xlsx,
+        Format::Geojson => ExportFormat::Geojson,
+        Format::Photos => ExportFormat::Photos,
     };
     let pb = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {bytes} {msg}").expect("a valid template"),
@@ -285,6 +311,12 @@ pub async fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<ExitCode> {
                     interviewer: args.interviewer,
                     review: args.review,
                     where_: args.where_,
+                    sep: args.sep.map(|s| match s {
+                        Sep::Comma => CsvSeparator::Comma,
+                        Sep::Semicolon => CsvSeparator::Semicolon,
+                    }),
+                    labels: args.labels,
+                    repeat: args.repeat,
                 },
             },
             &args.output,

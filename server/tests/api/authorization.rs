@@ -96,6 +96,16 @@ const MATRIX: &[(&str, &str, Who)] = &[
     ),
     (
         "get",
+        "/api/v1/questionnaires/{slug}/responses.geojson",
+        Who::Only(READERS),
+    ),
+    (
+        "get",
+        "/api/v1/questionnaires/{slug}/photos.zip",
+        Who::Only(READERS),
+    ),
+    (
+        "get",
         "/api/v1/questionnaires/{slug}/collection",
         Who::Only(COORDINATORS),
     ),

@@ -73,20 +73,43 @@ async fn the_csv_export_has_the_exact_header_and_row() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["content-type"], "text/csv; charset=utf-8");
     let text = r.text();
+    let text = text.strip_prefix('\u{feff}').expect("a BOM");
     let lines: Vec<&str> = text.split("\r\n").collect();
+    // One 0/1 column per theme, after the themes' own column.
+    let themes: Vec<String> = besoins()["properties"]["themes"]["items"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["const"].as_str().unwrap().to_string())
+        .collect();
+    let theme_columns: String = themes.iter().map(|t| format!(",themes/{t}")).collect();
+    let chosen = &besoins_answers()["themes"];
+    let theme_cells: String = themes
+        .iter()
+        .map(|t| {
+            format!(
+                ",{}",
+                u8::from(chosen.as_array().unwrap().contains(&json!(t)))
+            )
+        })
+        .collect();
     assert_eq!(
         lines[0],
-        "id,seq,questionnaire,version,device_id,sender_device_id,started_at,completed_at,received_at,\
-         location_lat,location_lon,location_accuracy_m,content_hash,photos_missing,\
-         conseil,role,annee_entree,formations_suivies,themes,format_prefere,heures_par_mois,\
-         prochaine_dispo,besoin_garde,remarques"
+        format!(
+            "id,seq,questionnaire,version,device_id,sender_device_id,started_at,completed_at,received_at,\
+             location_lat,location_lon,location_accuracy_m,content_hash,photos_missing,\
+             conseil,role,annee_entree,formations_suivies,themes{theme_columns},format_prefere,\
+             heures_par_mois,prochaine_dispo,besoin_garde,remarques"
+        )
     );
-    let repeat = serde_json::to_string(&besoins_answers()["formations_suivies"])
+    // The repeat: its number of items (its items have their own CSV, `repeat=`).
+    let repeat = besoins_answers()["formations_suivies"]
+        .as_array()
         .unwrap()
-        .replace('"', "\"\"");
+        .len();
     let expected = format!(
         "{id},{seq},besoins-formation,1,{device},{device},2025-03-14T18:30:00+01:00,2025-03-14T18:42:10+01:00,{received},\
-         47.2,-1.55,12.0,{hash},,dervallieres,habitant,2021,\"{repeat}\",budget;prise_de_parole,atelier,4.5,\
+         47.2,-1.55,12.0,{hash},,dervallieres,habitant,2021,{repeat},budget;prise_de_parole{theme_cells},atelier,4.5,\
          2025-02-01,true,",
         id = sent["id"].as_str().unwrap(),
         seq = meta["seq"],
@@ -120,6 +143,7 @@ async fn the_csv_of_several_versions_has_the_union_of_their_columns() {
         .text(),
     );
     assert!(all.ends_with(",besoin_garde,remarques,nouvelle"), "{all}");
+    assert!(all.starts_with("\u{feff}id,"), "{all}");
     let only2 = header(
         ctx.get(
             "/api/v1/questionnaires/besoins-formation/responses.csv?version=2",
