@@ -43,6 +43,8 @@ use serde_json::{json, Value};
 
 use crate::db::{self, ExportRow};
 
+pub mod xlsx;
+
 /// The metadata columns, before the answers' columns.
 pub const META_COLUMNS: &[&str] = &[
     "id",
@@ -599,6 +601,8 @@ pub fn withhold_personal(
 pub enum Format {
     Ndjson,
     Csv,
+    /// Written by [`xlsx::stream`], not by [`stream`].
+    Xlsx,
 }
 
 /// What to export, besides the pool.
@@ -636,6 +640,7 @@ impl Plan {
         match self.format {
             Format::Ndjson => ndjson_line(&self.slug, &row, self.personal),
             Format::Csv => csv_bytes(&csv_record(&self.slug, &self.columns, &row)),
+            Format::Xlsx => Vec::new(), // see `xlsx::stream`
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Exports (coordinators and analysts): `GET /api/v1/questionnaires/{slug}/responses.ndjson`
-//! and `….csv`, streamed from a database cursor (see [`crate::export`]), with the query of
+//! Exports (coordinators and analysts): `GET /api/v1/questionnaires/{slug}/responses.ndjson`,
+//! `….csv` and `….xlsx`, streamed from a database cursor (see [`crate::export`]), with the query of
 //! [`ExportParams`]: `after`, `personal` and the filters of the responses page
 //! ([`super::filters`]).
 
@@ -29,6 +29,10 @@ pub(super) fn routes() -> Router<AppState> {
             "/api/v1/questionnaires/{slug}/responses.csv",
             get(export_csv),
         )
+        .route(
+            "/api/v1/questionnaires/{slug}/responses.xlsx",
+            get(export_xlsx),
+        )
 }
 
 impl From<PersonalDataRefused> for AppError {
@@ -55,6 +59,15 @@ async fn export_csv(
     export_response(state, role, slug, params, export::Format::Csv).await
 }
 
+async fn export_xlsx(
+    State(state): State<AppState>,
+    Reader(_, role): Reader,
+    ApiPath(slug): ApiPath<Slug>,
+    ApiQuery(params): ApiQuery<ExportParams>,
+) -> Result<Response, AppError> {
+    export_response(state, role, slug, params, export::Format::Xlsx).await
+}
+
 async fn export_response(
     state: AppState,
     role: Role,
@@ -78,23 +91,36 @@ async fn export_response(
     let (content_type, ext) = match format {
         export::Format::Ndjson => ("application/x-ndjson", "ndjson"),
         export::Format::Csv => ("text/csv; charset=utf-8", "csv"),
+        export::Format::Xlsx => (export::xlsx::CONTENT_TYPE, "xlsx"),
     };
     let until = db::committed_horizon(&state.pool).await?;
-    let body = Body::from_stream(export::stream(
-        state.pool.clone(),
-        export::Plan {
-            slug: selection.slug,
-            questionnaire_id: selection.questionnaire_id,
-            filter: selection.filter,
-            after: params.after.unwrap_or(0),
-            until,
-            format,
-            columns: selection.columns,
-            personal: selection.personal,
-            shapes: selection.shapes.into_iter().collect(),
-        },
-        permit,
-    ));
+    let plan = export::Plan {
+        slug: selection.slug,
+        questionnaire_id: selection.questionnaire_id,
+        filter: selection.filter,
+        after: params.after.unwrap_or(0),
+        until,
+        format,
+        columns: selection.columns,
+        personal: selection.personal,
+        shapes: selection.shapes.into_iter().collect(),
+    };
+    let body = if format == export::Format::Xlsx {
+        // Labels and types for the codebook, from the cached parsed versions.
+        let parsed = state
+            .cache
+            .parsed(&state.pool, &plan.slug, plan.shapes.keys().copied())
+            .await?;
+        let layout = export::xlsx::Layout::new(&plan, &parsed);
+        Body::from_stream(export::xlsx::stream(
+            state.pool.clone(),
+            plan,
+            layout,
+            permit,
+        ))
+    } else {
+        Body::from_stream(export::stream(state.pool.clone(), plan, permit))
+    };
     let disposition = format!("attachment; filename=\"{slug}.{ext}\"");
     Ok((
         [

@@ -8,6 +8,7 @@ mod accounts;
 mod attachments;
 mod authorization;
 mod embedded_pg;
+mod export_xlsx;
 mod exports;
 mod health;
 mod interviewers_devices;
