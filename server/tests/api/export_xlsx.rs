@@ -349,7 +349,7 @@ async fn the_xlsx_export_follows_the_role_for_personal_data() {
     assert!(records
         .iter()
         .flat_map(|r| r.iter())
-        .all(|(_, c)| c.to_string() != "06 12 34 56 78"));
+        .all(|(_, c)| *c != text("06 12 34 56 78")));
     let code = book.records("Codebook");
     assert!(code
         .iter()
