@@ -58,6 +58,7 @@ use serde_json::{json, Value};
 use crate::db::{self, ExportRow};
 
 pub mod photos;
+pub mod xlsx;
 
 /// The metadata columns, before the answers' columns.
 pub const META_COLUMNS: &[&str] = &[
@@ -1018,6 +1019,8 @@ pub enum Format {
     Ndjson,
     Csv,
     Geojson,
+    /// Written by [`xlsx::stream`], not by [`stream`].
+    Xlsx,
 }
 
 /// How a CSV or GeoJSON export writes its answers.
@@ -1063,11 +1066,23 @@ pub struct Plan {
     pub options: Options,
 }
 
+impl Format {
+    /// Its name, as in the file extension.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+            Format::Geojson => "geojson",
+            Format::Xlsx => "xlsx",
+        }
+    }
+}
+
 impl Plan {
     /// What comes before the rows.
     fn prelude(&self) -> Vec<u8> {
         match self.format {
-            Format::Ndjson => Vec::new(),
+            Format::Ndjson | Format::Xlsx => Vec::new(),
             Format::Csv => {
                 let mut out = BOM.to_vec();
                 let header = csv_header(&self.columns, &self.options);
@@ -1086,7 +1101,7 @@ impl Plan {
     fn epilogue(&self) -> Vec<u8> {
         match self.format {
             Format::Geojson => b"\n]}\n".to_vec(),
-            Format::Ndjson | Format::Csv => Vec::new(),
+            Format::Ndjson | Format::Csv | Format::Xlsx => Vec::new(),
         }
     }
 
@@ -1124,6 +1139,7 @@ impl Plan {
                 // Writing to a Vec cannot fail.
                 let _ = serde_json::to_writer(&mut *out, &feature);
             }
+            Format::Xlsx => {} // see `xlsx::stream`
         }
         *written += 1;
     }
@@ -1188,6 +1204,7 @@ pub fn stream(
         if !buf.is_empty() {
             let _ = tx.send(Ok(Bytes::from(buf))).await;
         }
+        crate::metrics::METRICS.export_rows(plan.format.name(), written);
     });
     rx
 }

@@ -52,6 +52,11 @@ impl ServerProcess {
         server
     }
 
+    /// The process id (to read its memory in `/proc`), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

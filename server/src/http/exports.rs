@@ -1,5 +1,5 @@
 //! Exports (coordinators and analysts): `GET /api/v1/questionnaires/{slug}/responses.ndjson`,
-//! `….csv`, `….geojson` and `GET /api/v1/questionnaires/{slug}/photos.zip`, streamed from a
+//! `….csv`, `….xlsx`, `….geojson` and `GET /api/v1/questionnaires/{slug}/photos.zip`, streamed from a
 //! database cursor (see [`crate::export`]), with the query of [`ExportParams`]: `after`,
 //! `personal`, the filters of the responses page ([`super::filters`]), and how CSV and
 //! GeoJSON write answers (`sep`, `labels`, `repeat`).
@@ -29,6 +29,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/api/v1/questionnaires/{slug}/responses.csv",
             get(export_csv),
+        )
+        .route(
+            "/api/v1/questionnaires/{slug}/responses.xlsx",
+            get(export_xlsx),
         )
         .route(
             "/api/v1/questionnaires/{slug}/responses.geojson",
@@ -62,6 +66,15 @@ async fn export_csv(
     ApiQuery(params): ApiQuery<ExportParams>,
 ) -> Result<Response, AppError> {
     export_response(state, role, slug, params, export::Format::Csv).await
+}
+
+async fn export_xlsx(
+    State(state): State<AppState>,
+    Reader(_, role): Reader,
+    ApiPath(slug): ApiPath<Slug>,
+    ApiQuery(params): ApiQuery<ExportParams>,
+) -> Result<Response, AppError> {
+    export_response(state, role, slug, params, export::Format::Xlsx).await
 }
 
 async fn export_geojson(
@@ -228,26 +241,34 @@ async fn export_response(
         export::Format::Ndjson => ("application/x-ndjson", "ndjson"),
         export::Format::Csv => ("text/csv; charset=utf-8", "csv"),
         export::Format::Geojson => ("application/geo+json", "geojson"),
+        export::Format::Xlsx => (export::xlsx::CONTENT_TYPE, "xlsx"),
     };
     let until = db::committed_horizon(&state.pool).await?;
     // The replica, if any, once it holds everything up to `until`.
     let pool = state.read_pool().await;
-    let body = Body::from_stream(export::stream(
-        pool,
-        export::Plan {
-            slug: selection.slug,
-            questionnaire_id: selection.questionnaire_id,
-            filter: selection.filter,
-            after: params.after.unwrap_or(0),
-            until,
-            format,
-            columns: selection.columns,
-            personal: selection.personal,
-            shapes: selection.shapes.into_iter().collect(),
-            options,
-        },
-        permit,
-    ));
+    let plan = export::Plan {
+        slug: selection.slug,
+        questionnaire_id: selection.questionnaire_id,
+        filter: selection.filter,
+        after: params.after.unwrap_or(0),
+        until,
+        format,
+        columns: selection.columns,
+        personal: selection.personal,
+        shapes: selection.shapes.into_iter().collect(),
+        options,
+    };
+    let body = if format == export::Format::Xlsx {
+        // Labels and types for the codebook, from the cached parsed versions.
+        let parsed = state
+            .cache
+            .parsed(&state.pool, &plan.slug, plan.shapes.keys().copied())
+            .await?;
+        let layout = export::xlsx::Layout::new(&plan, &parsed);
+        Body::from_stream(export::xlsx::stream(pool, plan, layout, permit))
+    } else {
+        Body::from_stream(export::stream(pool, plan, permit))
+    };
     let disposition = format!("attachment; filename=\"{slug}.{ext}\"");
     Ok((
         [

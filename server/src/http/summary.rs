@@ -314,13 +314,8 @@ async fn summary(
 
     // A long read: the replica, when there is one and it has caught up.
     let pool = state.read_pool().await;
-    let tallies = db::summary_tallies(
-        &pool,
-        selection.questionnaire_id,
-        &selection.filter,
-        &spec,
-    )
-    .await?;
+    let tallies =
+        db::summary_tallies(&pool, selection.questionnaire_id, &selection.filter, &spec).await?;
 
     // The groups: the `by` choices in order, then the responses without a `by` answer.
     let mut groups: Vec<(Option<String>, Labels)> = match &by {

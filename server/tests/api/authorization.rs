@@ -96,6 +96,11 @@ const MATRIX: &[(&str, &str, Who)] = &[
     ),
     (
         "get",
+        "/api/v1/questionnaires/{slug}/responses.xlsx",
+        Who::Only(READERS),
+    ),
+    (
+        "get",
         "/api/v1/questionnaires/{slug}/responses.geojson",
         Who::Only(READERS),
     ),

@@ -9,6 +9,7 @@ mod attachments;
 mod authorization;
 mod embedded_pg;
 mod export_formats;
+mod export_xlsx;
 mod exports;
 mod health;
 mod interviewers_devices;

@@ -38,6 +38,14 @@ async fn staff_and_the_scraper_read_what_happened_and_no_one_else_does() {
     let r = ctx.push(&device, vec![good.clone(), bad]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 
+    let csv = ctx
+        .get(
+            "/api/v1/questionnaires/besoins-formation/responses.csv",
+            &analyst,
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+
     let r = ctx.get("/metrics", &analyst).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert!(r.headers["content-type"]
@@ -51,6 +59,10 @@ async fn staff_and_the_scraper_read_what_happened_and_no_one_else_does() {
     // Other tests of this binary push too: at least ours.
     assert!(delta(accepted) >= 1.0, "{after}");
     assert!(delta(rejected) >= 1.0, "{after}");
+    assert!(
+        delta("parole_export_rows_total{format=\"csv\"}") >= 1.0,
+        "{after}"
+    );
     let pushes = "parole_http_requests_total{method=\"POST\",route=\"/api/v1/sync/responses\",status=\"200\"}";
     assert!(sample(&after, pushes).unwrap_or(0.0) >= 1.0, "{after}");
     assert!(
