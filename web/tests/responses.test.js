@@ -256,7 +256,7 @@ test('the map shows the located responses on a plain background with a scale whe
   await page.close();
 });
 
-test('the CSV and NDJSON downloads carry the filters', { timeout: T }, async () => {
+test('every download carries the filters: CSV for French Excel, Excel, GeoJSON, NDJSON, photos', { timeout: T }, async () => {
   const page = await coordinator();
   await page.goto(`${server.base}/console/#/responses/${SLUG}`);
   await page.getByLabel('Question à choix unique').selectOption({ label: 'Votre couleur préférée' });
@@ -269,8 +269,10 @@ test('the CSV and NDJSON downloads carry the filters', { timeout: T }, async () 
       page.waitForEvent('download'),
       page.getByRole('button', { name, exact: true }).click(),
     ]);
-    return { name: download.suggestedFilename(), text: readFileSync(await download.path(), 'utf8') };
+    const bytes = readFileSync(await download.path());
+    return { name: download.suggestedFilename(), bytes, text: bytes.toString('utf8') };
   };
+  const isZip = (bytes) => bytes.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
   const ndjson = await fetchFile('NDJSON');
   assert.match(ndjson.name, /\.ndjson$/);
   const lines = ndjson.text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
@@ -281,6 +283,32 @@ test('the CSV and NDJSON downloads carry the filters', { timeout: T }, async () 
   assert.match(csv.name, /\.csv$/);
   for (const k of ['r1', 'r4']) assert.ok(csv.text.includes(ids[k]), `the CSV holds ${k}`);
   for (const k of ['r2', 'r3']) assert.ok(!csv.text.includes(ids[k]), `the CSV leaves ${k} out`);
+  // In French, for Excel: a byte order mark and `;` between the cells.
+  assert.ok(csv.bytes.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])), 'a BOM');
+  assert.match(csv.text.split('\r\n')[0], /^\uFEFFid;seq;/);
+
+  // Excel: a workbook (a zip) whose parts name the sheets; the filtered rows only.
+  const xlsx = await fetchFile('Excel');
+  assert.match(xlsx.name, /\.xlsx$/);
+  assert.ok(isZip(xlsx.bytes), 'an xlsx is a zip');
+  assert.ok(xlsx.bytes.includes('xl/worksheets/sheet1.xml'), 'with its worksheets');
+
+  // GeoJSON: the located ones among the filtered, longitude first.
+  const geo = JSON.parse((await fetchFile('GeoJSON')).text);
+  assert.equal(geo.type, 'FeatureCollection');
+  assert.ok(geo.features.length >= 1);
+  for (const f of geo.features) {
+    assert.ok([ids.r1, ids.r4].includes(f.properties.id), 'only the filtered responses');
+    assert.equal(f.geometry.type, 'Point');
+  }
+  const r1 = geo.features.find((f) => f.properties.id === ids.r1);
+  assert.deepEqual(r1.geometry.coordinates, [-1.5536, 47.2184]);
+
+  // The photos: r1's, named by its id.
+  const photos = await fetchFile('Photos (zip)');
+  assert.ok(isZip(photos.bytes), 'a zip');
+  assert.ok(photos.bytes.includes(`${ids.r1}/photo.png`), 'named by response and question');
+  for (const k of ['r2', 'r3']) assert.ok(!photos.bytes.includes(ids[k]), `no photo of ${k}`);
   await page.getByRole('button', { name: 'Effacer les filtres' }).click();
   await page.close();
 });
