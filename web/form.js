@@ -295,7 +295,7 @@ export class FillScreen {
           const input = describe(el('input', { type: 'radio', name: id, value: String(i), id: `${id}-${i}` }));
           input.addEventListener('change', () => {
             if (!input.checked) return;
-            if (w.likertChosen) w.likertChosen.textContent = `${i + 1} — ${w.likertLabels[i]}`;
+            if (w.likertChosen) w.likertChosen.textContent = `${w.likertNumbers[i]} — ${w.likertLabels[i]}`;
             if (w.clearBtn) w.clearBtn.hidden = false;
             this.change(ptr, c.value, true);
           });
@@ -303,19 +303,24 @@ export class FillScreen {
         });
         let box;
         if (q.kind === 'likert') {
-          // A row of radio buttons numbered 1…n, the two ends named under it, and the label
-          // of the chosen one shown; each radio's accessible name is its full label.
+          // A row of radio buttons numbered by their values (a 0–10 scale shows 0…10), the
+          // two ends named under it, and the label of the chosen one shown; each radio's
+          // accessible name is its full label. A long scale wraps onto a second row rather
+          // than shrink its buttons below 44 px.
+          const numbers = choices.map((c, i) => (Number.isInteger(c.value) ? String(c.value) : String(i + 1)));
+          const last = choices.length - 1;
           const chosen = el('p', { class: 'likert-chosen', 'aria-hidden': 'true' });
           inputs.forEach((input, i) => input.setAttribute('aria-label', lbl(choices[i])));
           box = el('div', { class: 'likert-wrap' },
             el('div', { class: cls, style: `--n:${choices.length}` },
               ...choices.map((c, i) => el('label', { class: 'choice', for: `${id}-${i}`, title: lbl(c) }, inputs[i],
-                el('span', { class: 'lk-n', 'aria-hidden': 'true' }, String(i + 1))))),
+                el('span', { class: 'lk-n', 'aria-hidden': 'true' }, numbers[i])))),
             el('div', { class: 'likert-ends', 'aria-hidden': 'true' },
-              el('span', {}, `1 = ${lbl(choices[0])}`), el('span', {}, `${choices.length} = ${lbl(choices[choices.length - 1])}`)),
+              el('span', {}, `${numbers[0]} = ${lbl(choices[0])}`), el('span', {}, `${numbers[last]} = ${lbl(choices[last])}`)),
             chosen);
           w.likertChosen = chosen;
           w.likertLabels = choices.map(lbl);
+          w.likertNumbers = numbers;
         } else {
           box = el('div', { class: cls },
             ...choices.map((c, i) => el('label', { class: 'choice', for: `${id}-${i}` }, inputs[i], el('span', {}, lbl(c)))));
@@ -331,7 +336,7 @@ export class FillScreen {
           let at = -1;
           choices.forEach((c, i) => { inputs[i].checked = v !== undefined && same(c.value, v); if (inputs[i].checked) at = i; });
           if (clearBtn) clearBtn.hidden = at < 0;
-          if (w.likertChosen) w.likertChosen.textContent = at < 0 ? '' : `${at + 1} — ${w.likertLabels[at]}`;
+          if (w.likertChosen) w.likertChosen.textContent = at < 0 ? '' : `${w.likertNumbers[at]} — ${w.likertLabels[at]}`;
         };
         w.el = el('fieldset', { class: `q q-${q.kind}` }, el('legend', { class: 'q-title' }, title, req), helpEl, box, clearBtn, w.errEl);
         return this.register(w);

@@ -924,6 +924,48 @@ describe('accessibility and the keyboard', { timeout: 4 * T }, () => {
     }
   });
 
+  test('a 0–10 scale is numbered 0 to 10 and wraps at phone width rather than shrink its buttons below 44 px', { timeout: T }, async (t) => {
+    const NPS = 'echelle-0-10';
+    const doc = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      title: 'Recommandation du quartier',
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        reco: {
+          type: 'integer',
+          'x-widget': 'likert',
+          title: 'Recommanderiez-vous le quartier ?',
+          oneOf: Array.from({ length: 11 }, (_, i) => ({ const: i, title: i === 0 ? 'Pas du tout' : i === 10 ? 'Tout à fait' : `Note ${i}` })),
+        },
+      },
+    };
+    assert.equal(await api.publish(NPS, doc), 1);
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const page = await enrolPhone(phone, 'Noa');
+      await startQuestionnaire(page, 'Recommandation du quartier');
+      const scale = group(page, 'Recommanderiez-vous le quartier ?');
+      const numbers = await scale.locator('.lk-n').allTextContents();
+      assert.deepEqual(numbers, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+      await scale.getByText('0 = Pas du tout').waitFor();
+      await scale.getByText('10 = Tout à fait').waitFor();
+      const boxes = await scale.locator('label.choice').evaluateAll((ls) => ls.map((l) => l.getBoundingClientRect()).map((r) => ({ w: r.width, h: r.height, top: r.top })));
+      for (const b of boxes) assert.ok(b.w >= 44 && b.h >= 44, `a tap target of ${b.w}×${b.h} px`);
+      assert.ok(boxes[10].top > boxes[0].top, 'eleven choices at 360 px wrap onto a second row');
+      await scale.getByLabel('Tout à fait', { exact: true }).check();
+      await scale.getByText('10 — Tout à fait').waitFor();
+      await waitSaved(page);
+      assert.equal((await draftAnswers(page)).reco, 10);
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
   test('keyboard only: enrol, then a text, a radio group, check boxes, a scale and Terminer, with the focus always visible', { timeout: T }, async (t) => {
     const KB = 'types-clavier';
     const doc = fixture('tous-les-types.json');
