@@ -66,6 +66,25 @@ export function deleteAt(obj, p) {
 
 const label = (q, lang) => q.i18n?.[lang]?.title ?? q.title ?? q.key;
 const help = (q, lang) => q.i18n?.[lang]?.description ?? q.description ?? '';
+/** A language's name in itself (`ar` → « العربية », `en` → « English »), for the picker. */
+function languageName(code) {
+  try {
+    const name = new Intl.DisplayNames([code], { type: 'language' }).of(code);
+    if (name && name !== code) return name.charAt(0).toLocaleUpperCase(code) + name.slice(1);
+  } catch (_) { /* not a language tag Intl knows */ }
+  return code.toUpperCase();
+}
+
+/** The writing direction of a language: `rtl` for Arabic, Hebrew, Persian, Urdu…. */
+function direction(code) {
+  try {
+    const info = new Intl.Locale(code);
+    const dir = (info.getTextInfo?.() ?? info.textInfo)?.direction;
+    if (dir) return dir;
+  } catch (_) { /* fall back on the list */ }
+  return ['ar', 'he', 'fa', 'ur', 'ps', 'sd', 'yi', 'dv', 'ug', 'ku'].includes(code.split('-')[0]) ? 'rtl' : 'ltr';
+}
+
 const choiceLabel = (c, lang) => c.i18n?.[lang] ?? c.title ?? String(c.value);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -178,7 +197,7 @@ export class FillScreen {
     if (langs.length > 1) {
       const id = newId();
       const sel = el('select', { id, class: 'qlang' },
-        ...langs.map((l) => el('option', { value: l, selected: l === lang }, l.toUpperCase())));
+        ...langs.map((l) => el('option', { value: l, lang: l, dir: direction(l), selected: l === lang }, languageName(l))));
       sel.addEventListener('change', async () => {
         this.qLang = sel.value;
         await this.flush();
@@ -195,7 +214,10 @@ export class FillScreen {
     const head = el('header', { class: 'fill-head' },
       el('div', { class: 'fill-bar' }, back, el('span', { class: 'fill-version' }, t('version_n', { n: this.q.version })), langPicker),
       el('div', { class: 'fill-progress' }, this.progressBar, el('div', { class: 'progress-row' }, this.progressText, this.saveStatus)));
-    const intro = el('div', { class: 'fill-intro' },
+    // The questionnaire's own text is in its language, read and laid out as such (Arabic
+    // right to left); the app's words around it stay in the app's language.
+    const content = { lang, dir: direction(lang) };
+    const intro = el('div', { class: 'fill-intro', ...content },
       el('h1', { class: 'fill-title', tabindex: '-1' }, title));
     const desc = this.model.i18n?.[lang]?.description ?? this.model.description;
     if (desc) intro.append(el('p', { class: 'fill-desc' }, desc));
@@ -204,7 +226,7 @@ export class FillScreen {
         el('strong', {}, t('refused_banner')),
         el('ul', {}, ...this.serverErrors.map((e) => el('li', {}, msg(e))))));
     }
-    const body = el('form', { class: 'questions', novalidate: true });
+    const body = el('form', { class: 'questions', novalidate: true, ...content });
     body.addEventListener('submit', (e) => e.preventDefault());
     this.renderList(this.model.questions, '', body, null);
     this.generalErrors = el('div', { class: 'general-errors', 'aria-live': 'polite', hidden: true });

@@ -966,6 +966,49 @@ describe('accessibility and the keyboard', { timeout: 4 * T }, () => {
     }
   });
 
+  test('an Arabic questionnaire is laid out right to left in its own language; the picker names languages', { timeout: T }, async (t) => {
+    const AR = 'quartier-ar';
+    const doc = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      title: 'Notre rue en deux langues',
+      type: 'object',
+      additionalProperties: false,
+      'x-languages': ['fr', 'ar'],
+      'x-i18n': { ar: { title: 'حيّك' } },
+      properties: {
+        avis: { type: 'string', title: 'Votre avis sur le quartier', 'x-i18n': { ar: { title: 'رأيك في الحي' } } },
+      },
+    };
+    assert.equal(await api.publish(AR, doc), 1);
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const page = await enrolPhone(phone, 'Salma');
+      await startQuestionnaire(page, 'Notre rue en deux langues');
+      const picker = page.locator('select.qlang');
+      assert.deepEqual(await picker.locator('option').allTextContents(), ['Français', 'العربية']);
+      const questions = page.locator('form.questions');
+      assert.equal(await questions.getAttribute('lang'), 'fr');
+      assert.equal(await questions.getAttribute('dir'), 'ltr');
+      await picker.selectOption('ar');
+      await page.getByRole('heading', { name: 'حيّك' }).waitFor();
+      assert.equal(await page.locator('form.questions').getAttribute('lang'), 'ar');
+      assert.equal(await page.locator('form.questions').getAttribute('dir'), 'rtl');
+      assert.equal(await page.locator('.fill-intro').getAttribute('dir'), 'rtl');
+      await page.getByLabel('رأيك في الحي').fill('الحي هادئ');
+      const box = await page.getByLabel('رأيك في الحي').evaluate((i) => getComputedStyle(i).direction);
+      assert.equal(box, 'rtl', 'the answer is typed right to left');
+      // The app's own words stay in French around it.
+      assert.equal(await page.evaluate(() => document.documentElement.lang), 'fr');
+      await page.getByRole('button', { name: /Retour/ }).waitFor();
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
   test('keyboard only: enrol, then a text, a radio group, check boxes, a scale and Terminer, with the focus always visible', { timeout: T }, async (t) => {
     const KB = 'types-clavier';
     const doc = fixture('tous-les-types.json');
