@@ -66,6 +66,10 @@ export function deleteAt(obj, p) {
 
 const label = (q, lang) => q.i18n?.[lang]?.title ?? q.title ?? q.key;
 const help = (q, lang) => q.i18n?.[lang]?.description ?? q.description ?? '';
+/** The validator's codes for an answer that breaks one of its question's rules, where the
+ * question's `x-error-message` replaces the generic message. */
+const RULE_CODES = new Set(['min', 'max', 'min_length', 'max_length', 'pattern', 'format', 'min_items', 'max_items']);
+
 /** A language's name in itself (`ar` → « العربية », `en` → « English »), for the picker. */
 function languageName(code) {
   try {
@@ -743,6 +747,19 @@ export class FillScreen {
     return null;
   }
 
+  /** The text of error `e` on widget `w`: when the answer breaks one of the question's rules
+   * (range, pattern, length, number of choices), the questionnaire's own `x-error-message`
+   * in its language if it has one; a pattern is never shown as its regular expression. */
+  errorText(e, w) {
+    if (RULE_CODES.has(e.code)) {
+      const schema = w.q.schema || {};
+      const own = schema['x-i18n']?.[this.qLang]?.error_message ?? schema['x-error-message'];
+      if (typeof own === 'string' && own.trim()) return own;
+      if (e.code === 'pattern' && /\(motif |\(pattern /.test(`${e.message} ${e.message_en}`)) return t('pattern_error');
+    }
+    return msg(e);
+  }
+
   renderErrors() {
     const byWidget = new Map();
     const general = [];
@@ -751,7 +768,7 @@ export class FillScreen {
       if (w && w.shown !== false) {
         if (!this.isTouched(w.ptr) && !this.isTouched(e.path || '')) continue;
         if (!byWidget.has(w)) byWidget.set(w, []);
-        byWidget.get(w).push(msg(e));
+        byWidget.get(w).push(this.errorText(e, w));
       } else if (this.showAll) {
         general.push(msg(e));
       }

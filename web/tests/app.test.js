@@ -1009,6 +1009,53 @@ describe('accessibility and the keyboard', { timeout: 4 * T }, () => {
     }
   });
 
+  test('a question\'s own error message is shown in the questionnaire\'s language, and a pattern never as its regular expression', { timeout: T }, async (t) => {
+    const MSG = 'messages-propres';
+    const doc = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      title: 'Adresse et contact',
+      type: 'object',
+      additionalProperties: false,
+      'x-languages': ['fr', 'en'],
+      'x-i18n': { en: { title: 'Address and contact' } },
+      properties: {
+        code_postal: {
+          type: 'string',
+          title: 'Code postal',
+          pattern: '^[0-9]{5}$',
+          'x-error-message': 'Un code postal a 5 chiffres, par exemple 44000.',
+          'x-i18n': { en: { title: 'Postcode', error_message: 'A postcode has 5 digits, e.g. 44000.' } },
+        },
+        immeuble: { type: 'string', title: 'Immeuble', pattern: '^[A-Z][0-9]+$' },
+      },
+    };
+    assert.equal(await api.publish(MSG, doc), 1);
+    const phone = await launchPhone();
+    phone.name = t.name;
+    try {
+      const page = await enrolPhone(phone, 'Lou');
+      await startQuestionnaire(page, 'Adresse et contact');
+      await page.getByLabel('Code postal').fill('440');
+      await page.getByLabel('Immeuble').fill('tour 3');
+      await page.getByLabel('Code postal').focus();
+      const cp = page.locator('.q', { has: page.getByLabel('Code postal') }).locator('.q-error');
+      await cp.getByText('Un code postal a 5 chiffres, par exemple 44000.').waitFor();
+      const imm = page.locator('.q', { has: page.getByLabel('Immeuble') }).locator('.q-error');
+      await imm.getByText('n’a pas la forme attendue').waitFor();
+      assert.ok(!(await imm.textContent()).includes('[A-Z]'), 'no regular expression shown');
+      // In English, the questionnaire's English message.
+      await page.locator('select.qlang').selectOption('en');
+      await page.getByLabel('Postcode').fill('4400');
+      await page.getByLabel('Immeuble').focus();
+      await page.locator('.q', { has: page.getByLabel('Postcode') }).locator('.q-error').getByText('A postcode has 5 digits, e.g. 44000.').waitFor();
+    } catch (e) {
+      await diagnose(phone);
+      throw e;
+    } finally {
+      await phone.close();
+    }
+  });
+
   test('keyboard only: enrol, then a text, a radio group, check boxes, a scale and Terminer, with the focus always visible', { timeout: T }, async (t) => {
     const KB = 'types-clavier';
     const doc = fixture('tous-les-types.json');
