@@ -371,6 +371,7 @@ async function openRecord(record, known) {
       focusMain();
       if (message) toast(message);
       if (opts.sync) syncNow({ quiet: true });
+      if (opts.next) await startNew(q);
     },
   });
   app.fill = fill;

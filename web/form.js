@@ -238,7 +238,14 @@ export class FillScreen {
       this.editingDraft ? t('finish') : t('resend'));
     finish.addEventListener('click', () => this.finish());
     this.finishBtn = finish;
-    this.root.append(head, intro, body, el('div', { class: 'fill-foot' }, this.generalErrors, finish));
+    // In the street, one interview follows another: finish this one and open a new one.
+    let next = null;
+    if (this.editingDraft) {
+      next = el('button', { type: 'button', class: 'btn btn-secondary btn-finish-next' }, t('finish_next'));
+      next.addEventListener('click', () => this.finish({ next: true }));
+    }
+    this.nextBtn = next;
+    this.root.append(head, intro, body, el('div', { class: 'fill-foot' }, this.generalErrors, finish, next));
     for (const w of this.widgets.values()) w.set(getAt(this.answers, w.ptr));
   }
 
@@ -805,8 +812,11 @@ export class FillScreen {
     this.progressBar.firstChild.style.width = `${total ? (100 * done) / total : 0}%`;
   }
 
-  async finish() {
+  /** Validates and completes the response (or resends a refused one); `next`: then opens a
+   * new response to the same questionnaire. */
+  async finish({ next = false } = {}) {
     this.finishBtn.disabled = true;
+    if (this.nextBtn) this.nextBtn.disabled = true;
     try {
       await this.flush();
       this.showAll = true;
@@ -819,7 +829,7 @@ export class FillScreen {
           : await this.client.resubmit(this.response);
         if (res && res.ok) {
           this.destroy();
-          this.onClose(this.editingDraft ? t('finish_done') : t('resend_done'), { sync: true });
+          this.onClose(this.editingDraft ? t('finish_done') : t('resend_done'), { sync: true, next });
           return;
         }
         this.errors = (res && res.errors) || [];
@@ -838,6 +848,7 @@ export class FillScreen {
       toast(t('save_failed', { message: msg(e) }), 'error');
     } finally {
       this.finishBtn.disabled = false;
+      if (this.nextBtn) this.nextBtn.disabled = false;
     }
   }
 

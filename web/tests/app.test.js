@@ -229,7 +229,7 @@ describe('the phone app', { timeout: 10 * T }, () => {
       await page2.getByText(/précision ± 12 m/).waitFor();
 
       // Complete: it goes to the outbox.
-      await page2.getByRole('button', { name: 'Terminer' }).click();
+      await page2.getByRole('button', { name: 'Terminer', exact: true }).click();
       await page2.locator('#outbox').waitFor();
       await page2.locator('[data-count="queued"] .count-n', { hasText: '1' }).waitFor();
       await shot(page2, '07-outbox-queued');
@@ -302,7 +302,7 @@ describe('the phone app', { timeout: 10 * T }, () => {
       await context.setOffline(true);
       await startQuestionnaire(page, 'Enquête pilote');
       await fillHabitants(page, { photo: false, location: false });
-      await page.getByRole('button', { name: 'Terminer' }).click();
+      await page.getByRole('button', { name: 'Terminer', exact: true }).click();
       await page.locator('[data-count="queued"] .count-n', { hasText: '1' }).waitFor();
       const [mine] = (await records(page)).filter((r) => r.state === 'queued');
       assert.equal(mine.response.questionnaire, RETIRED);
@@ -480,7 +480,7 @@ describe('the phone app', { timeout: 10 * T }, () => {
       await group(page2, 'Quelles sont les trois priorités pour votre quartier ?').getByLabel('Santé').check();
       await group(page2, "Acceptez-vous d'être recontacté·e par l'équipe du conseil citoyen ?").getByLabel('Non').check();
       await waitSaved(page2);
-      await page2.getByRole('button', { name: 'Terminer' }).click();
+      await page2.getByRole('button', { name: 'Terminer', exact: true }).click();
       await page2.locator('#outbox').waitFor();
       await page2.locator('[data-count="synced"] .count-n', { hasText: '1' }).waitFor({ timeout: 30_000 });
       const [sent] = (await records(page2)).filter((r) => r.response.id === draft.response.id);
@@ -567,7 +567,7 @@ describe('the phone app', { timeout: 10 * T }, () => {
       });
       await startQuestionnaire(page);
       await fillHabitants(page, { photo: false, location: false });
-      await page.getByRole('button', { name: 'Terminer' }).click();
+      await page.getByRole('button', { name: 'Terminer', exact: true }).click();
       const serverSaid = await atServer;
       assert.equal(serverSaid.results[0].status, 'accepted');
       assert.equal((await counts(page)).queued, 1, 'still queued: the answer did not arrive');
@@ -604,7 +604,7 @@ describe('the phone app', { timeout: 10 * T }, () => {
       await context.setOffline(true);
       await startQuestionnaire(page);
       await fillHabitants(page, { photo: false, location: false });
-      await page.getByRole('button', { name: 'Terminer' }).click();
+      await page.getByRole('button', { name: 'Terminer', exact: true }).click();
       await page.locator('[data-count="queued"] .count-n', { hasText: '1' }).waitFor();
       await startQuestionnaire(page);
       await page.getByLabel('Dans quel quartier habitez-vous ?').selectOption({ label: 'Breil' });
@@ -706,7 +706,7 @@ describe('the phone app', { timeout: 10 * T }, () => {
       const page = await enrolPhone(phone, 'Alex');
       await startQuestionnaire(page);
       // Terminer on an empty form: errors next to the required questions, nothing queued.
-      await page.getByRole('button', { name: 'Terminer' }).click();
+      await page.getByRole('button', { name: 'Terminer', exact: true }).click();
       const quartier = page.locator('.q', { has: page.getByLabel('Dans quel quartier habitez-vous ?') });
       await quartier.locator('.q-error p').first().waitFor();
       assert.equal(await page.getByLabel('Dans quel quartier habitez-vous ?').getAttribute('aria-invalid'), 'true');
@@ -730,7 +730,7 @@ describe('the phone app', { timeout: 10 * T }, () => {
       await page.getByRole('button', { name: 'EN', exact: true }).click();
       await page.getByLabel('Which neighbourhood do you live in?').waitFor();
       await group(page, 'You are:').getByLabel('A woman').waitFor();
-      await page.getByRole('button', { name: 'Finish' }).waitFor();
+      await page.getByRole('button', { name: 'Finish', exact: true }).waitFor();
       await page.evaluate(() => window.scrollTo(0, 0));
       await shot(page, '13-english');
       await page.getByRole('button', { name: 'FR', exact: true }).click();
@@ -877,7 +877,7 @@ describe('accessibility and the keyboard', { timeout: 4 * T }, () => {
       await page.getByLabel('Votre âge').fill('7');
       await page.getByLabel('Votre âge').blur();
       await page.locator('.q', { has: page.getByLabel('Votre âge') }).locator('.q-error p').waitFor();
-      await page.getByRole('button', { name: 'Terminer' }).click();
+      await page.getByRole('button', { name: 'Terminer', exact: true }).click();
       await page.locator('.q', { has: page.getByLabel('Votre prénom') }).locator('.q-error p').waitFor();
       await check(page, 'fill: every question kind, with errors');
       await page.evaluate(() => window.scrollTo(0, 0));
@@ -891,7 +891,7 @@ describe('accessibility and the keyboard', { timeout: 4 * T }, () => {
       await page.getByLabel("Prénom de l'enfant").fill('Lina');
       await waitSaved(page);
       await context.setOffline(true);
-      await page.getByRole('button', { name: 'Terminer' }).click();
+      await page.getByRole('button', { name: 'Terminer', exact: true }).click();
       await page.locator('[data-count="queued"] .count-n', { hasText: '1' }).waitFor();
       await check(page, 'list: outbox (one to send), a draft, questionnaires, storage');
 
@@ -958,6 +958,16 @@ describe('accessibility and the keyboard', { timeout: 4 * T }, () => {
       await scale.getByText('10 — Tout à fait').waitFor();
       await waitSaved(page);
       assert.equal((await draftAnswers(page)).reco, 10);
+
+      // « Terminer et nouvelle réponse »: this one goes to the outbox, a blank one opens.
+      await page.getByRole('button', { name: 'Terminer et nouvelle réponse' }).click();
+      await page.waitForFunction(async () => {
+        const c = await window.parole.client.counts();
+        return c.queued + c.synced === 1 && c.drafts === 1;
+      });
+      await page.locator('.fill-title', { hasText: 'Recommandation du quartier' }).waitFor();
+      const again = group(page, 'Recommanderiez-vous le quartier ?');
+      assert.equal(await again.locator('input:checked').count(), 0, 'the new response is blank');
     } catch (e) {
       await diagnose(phone);
       throw e;
@@ -1153,7 +1163,7 @@ describe('accessibility and the keyboard', { timeout: 4 * T }, () => {
       await shot(page, '18-keyboard-fill');
 
       // Terminer: Tab to it, Enter. It is queued, then sent.
-      const finish = page.getByRole('button', { name: 'Terminer' });
+      const finish = page.getByRole('button', { name: 'Terminer', exact: true });
       await tabTo(page, finish, { max: 120 });
       await assertFocusVisible(page, finish, 'the Terminer button');
       await keyboard.press('Enter');

@@ -157,7 +157,7 @@ test('a questionnaire built only through the builder is previewed, published, fi
     await app.locator('.fill-title').waitFor();
     await app.getByRole('group', { name: 'Souhaitez-vous participer ?' }).getByLabel('Oui', { exact: true }).check();
     await app.getByLabel('Quand pouvez-vous venir ?').fill('2026-12-15');
-    await app.getByRole('button', { name: 'Terminer' }).click();
+    await app.getByRole('button', { name: 'Terminer', exact: true }).click();
     await app.getByRole('button', { name: 'Synchroniser' }).click();
     let rows = [];
     for (let n = 0; n < 50 && !rows.length; n += 1) {
