@@ -221,14 +221,9 @@ async fn main() {
     let pg = EmbeddedPg::start(dir.path(), PgOptions::for_tests())
         .await
         .unwrap();
-    let admin_pool = parole_server::db::connect(&pg.connection_url("postgres"))
+    parole_server::db::ensure_database(&pg.connection_url("postgres"), "parole")
         .await
         .unwrap();
-    sqlx::query("create database parole")
-        .execute(&admin_pool)
-        .await
-        .unwrap();
-    admin_pool.close().await;
     let database_url = pg.connection_url("parole");
     let pool = parole_server::db::connect(&database_url).await.unwrap();
     parole_server::db::migrate(&pool).await.unwrap();

@@ -163,14 +163,9 @@ async fn main() {
     let pg = EmbeddedPg::start(dir.path(), PgOptions::default())
         .await
         .unwrap();
-    let admin_pool = parole_server::db::connect(&pg.connection_url("postgres"))
+    parole_server::db::ensure_database(&pg.connection_url("postgres"), "parole")
         .await
         .unwrap();
-    sqlx::query("create database parole")
-        .execute(&admin_pool)
-        .await
-        .unwrap();
-    admin_pool.close().await;
     let pool = parole_server::db::connect(&pg.connection_url("parole"))
         .await
         .unwrap();
