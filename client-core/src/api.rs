@@ -704,7 +704,9 @@ pub fn query_pairs<T: Serialize>(query: &T) -> Vec<(String, String)> {
 }
 
 /// What the responses page, the exports and the summaries are filtered on (every filter
-/// optional, all of them together).
+/// optional, all of them together). Their query structs each repeat these fields and build
+/// this with `filter()`: `#[serde(flatten)]` would read every value as a string, and a query
+/// string's `version=2` would no longer parse as a number.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResponseFilter {
     pub version: Option<i32>,
