@@ -5,6 +5,9 @@
 import { t, msg, getLang } from './i18n.js';
 import { downscale } from './photo.js';
 import { el, clear, toast } from './dom.js';
+import { renderGeopoint } from './geo.js';
+import { Pager, layoutOf } from './pages.js';
+import { UndoNotice } from './undo.js';
 
 // ---------------------------------------------------------------------------------------------
 // JSON pointers
@@ -164,6 +167,9 @@ export class FillScreen {
     this.queue = Promise.resolve();
     this.timer = null;
     this.closed = false;
+    this.stops = new Set(); // running location watches, stopped on close and redraw
+    this.undo = new UndoNotice();
+    this.before = new Map(); // pointer → its answer before the changes not yet refreshed
     this.root = el('div', { class: 'fill' });
     this.onPageHide = () => { this.flush(); };
     window.addEventListener('pagehide', this.onPageHide);
@@ -184,12 +190,15 @@ export class FillScreen {
 
   destroy() {
     this.closed = true;
+    for (const stop of [...this.stops]) stop();
+    this.undo.hide();
     window.removeEventListener('pagehide', this.onPageHide);
     document.removeEventListener('visibilitychange', this.onPageHide);
   }
 
   render() {
     const lang = this.qLang;
+    for (const stop of [...this.stops]) stop();
     clear(this.root);
     this.widgets.clear();
     this.progressText = el('span', { class: 'progress-text', 'aria-live': 'polite' });
@@ -245,7 +254,9 @@ export class FillScreen {
       next.addEventListener('click', () => this.finish({ next: true }));
     }
     this.nextBtn = next;
-    this.root.append(head, intro, body, el('div', { class: 'fill-foot' }, this.generalErrors, finish, next));
+    const foot = el('div', { class: 'fill-foot' }, this.generalErrors, finish, next);
+    this.root.append(head, intro, body, foot, this.undo.el);
+    this.pager = layoutOf(this.q) === 'sections' ? new Pager(this, body, foot, (q) => label(q, lang), content) : null;
     for (const w of this.widgets.values()) w.set(getAt(this.answers, w.ptr));
   }
 
@@ -405,7 +416,7 @@ export class FillScreen {
         return this.register(w);
       }
       case 'geopoint':
-        return this.renderGeopoint(q, ptr, parent, { id, title, req, helpEl, describe });
+        return renderGeopoint(this, q, ptr, parent, { id, title, req, helpEl, describe });
       case 'photo':
         return this.renderPhoto(q, ptr, parent, { id, title, req, helpEl, describe });
       default:
@@ -488,58 +499,6 @@ export class FillScreen {
       updateCounter();
     };
     w.el = el('div', { class: `q q-${q.kind}` }, el('label', { for: id, class: 'q-title' }, label(q, this.qLang), req), helpEl, input, counter, w.errEl);
-    return this.register(w);
-  }
-
-  renderGeopoint(q, ptr, parent, { id, title, req, helpEl, describe }) {
-    const w = { q, ptr, parent, controls: [] };
-    w.errEl = el('div', { class: 'q-error', id: `${id}-err`, 'aria-live': 'polite' });
-    const value = el('p', { class: 'geo-value', 'aria-live': 'polite' }, t('geo_none'));
-    const btn = describe(el('button', { type: 'button', class: 'btn btn-secondary btn-geo' }, t('geo_get')));
-    const clearBtn = el('button', { type: 'button', class: 'btn-link', hidden: true }, t('clear'));
-    const status = el('p', { class: 'geo-status', role: 'status' });
-    w.controls = [btn];
-    let current;
-    w.set = (v) => {
-      current = v;
-      if (v && typeof v.lat === 'number' && typeof v.lon === 'number') {
-        value.textContent = t('geo_value', {
-          lat: v.lat.toFixed(5), lon: v.lon.toFixed(5),
-          acc: v.accuracy_m !== undefined ? Math.round(v.accuracy_m) : '?',
-        });
-        value.classList.add('has-value');
-        btn.textContent = t('geo_retry');
-        clearBtn.hidden = false;
-      } else {
-        value.textContent = t('geo_none');
-        value.classList.remove('has-value');
-        btn.textContent = t('geo_get');
-        clearBtn.hidden = true;
-      }
-    };
-    btn.addEventListener('click', () => {
-      if (!('geolocation' in navigator)) { status.textContent = t('geo_unsupported'); return; }
-      btn.disabled = true;
-      status.textContent = t('geo_busy');
-      navigator.geolocation.getCurrentPosition((pos) => {
-        btn.disabled = false;
-        status.textContent = '';
-        const v = {
-          lat: Math.round(pos.coords.latitude * 1e6) / 1e6,
-          lon: Math.round(pos.coords.longitude * 1e6) / 1e6,
-          accuracy_m: Math.round(pos.coords.accuracy * 10) / 10,
-        };
-        w.set(v);
-        this.change(ptr, v, true);
-      }, (err) => {
-        btn.disabled = false;
-        status.textContent = err.code === 1 ? t('geo_denied') : err.code === 3 ? t('geo_timeout') : t('geo_unavailable');
-        w.set(current);
-      }, { enableHighAccuracy: true, timeout: 30000, maximumAge: 0 });
-    });
-    clearBtn.addEventListener('click', () => { w.set(undefined); this.change(ptr, undefined, true); });
-    w.el = el('fieldset', { class: 'q q-geopoint' }, el('legend', { class: 'q-title' }, title, req), helpEl,
-      value, el('div', { class: 'row' }, btn, clearBtn), status, w.errEl);
     return this.register(w);
   }
 
@@ -666,6 +625,13 @@ export class FillScreen {
   /** Records an answer (`undefined` removes it) and schedules the refresh: now for a click, a
    * little later while typing. */
   change(ptr, value, now, { keep = false } = {}) {
+    // The undo notice lasts until the next change. What an undo of this change would put
+    // back: the answer as it was before it.
+    this.undo.hide();
+    if (!keep) {
+      if (!this.before.has(ptr)) this.before.set(ptr, structuredClone(getAt(this.answers, ptr)));
+      this.lastChanged = ptr;
+    }
     if (!keep) {
       if (value === undefined) deleteAt(this.answers, ptr);
       else setAt(this.answers, ptr, value);
@@ -702,10 +668,13 @@ export class FillScreen {
 
   async refresh({ save = true } = {}) {
     const { slug, version } = this.q;
+    const { before, lastChanged } = this;
+    this.before = new Map();
+    const dropped = [];
     let visible = new Set();
     for (let round = 0; round < 8; round += 1) {
       visible = new Set(await this.client.visible(slug, version, this.answers));
-      if (!this.applyVisibility(visible)) break;
+      if (!this.applyVisibility(visible, dropped)) break;
       save = true;
     }
     if (save && this.editingDraft && !this.closed) {
@@ -716,24 +685,52 @@ export class FillScreen {
     this.errors = await this.client.validate(slug, version, this.answers);
     this.renderErrors();
     this.renderProgress();
+    this.pager?.update();
+    // Only a change the interviewer made (not a redraw or a reopened draft) offers its undo:
+    // the last change of the batch is the one that hid them (a tap refreshes at once).
+    if (dropped.length && before.has(lastChanged) && !this.closed) {
+      const titles = [...new Set(dropped.flatMap((d) => d.titles))];
+      const undo = { ptr: lastChanged, value: before.get(lastChanged), dropped };
+      this.undo.show(titles, (back) => this.restore(undo, back), this.widgets.get(lastChanged)?.el);
+    }
   }
 
-  /** Shows or hides each question; drops the answers of hidden ones. True if any was dropped. */
-  applyVisibility(visible) {
-    let dropped = false;
+  /** Undo: the changed answer as it was before, and the answers its change cleared, shown
+   * and saved again. */
+  async restore({ ptr, value, dropped }, back) {
+    await this.flush();
+    if (this.closed) return;
+    if (value === undefined) deleteAt(this.answers, ptr); else setAt(this.answers, ptr, structuredClone(value));
+    for (const d of dropped) setAt(this.answers, d.ptr, structuredClone(d.value));
+    this.before = new Map();
+    for (const w of [...this.widgets.values()]) w.set(getAt(this.answers, w.ptr));
+    await this.schedule();
+    if (back?.isConnected && !back.closest('[hidden]')) back.focus();
+    toast(t('undo_done'));
+  }
+
+  /** Shows or hides each question; drops the answers of hidden ones (pushed on `dropped`:
+   * pointer, answer, and the titles of the questions answered). True if any was dropped. */
+  applyVisibility(visible, dropped = []) {
+    let any = false;
     for (const w of this.widgets.values()) {
       const parentShown = w.parent ? w.parent.shown : true;
       const shown = parentShown && (!w.q.visible_if || visible.has(w.ptr));
       w.shown = shown;
       w.el.hidden = !shown;
       if (!shown && getAt(this.answers, w.ptr) !== undefined) {
+        // what is cleared, by question: the question itself, or those answered inside it
+        const inside = [...this.widgets.values()].filter((cw) => cw.ptr.startsWith(`${w.ptr}/`)
+          && LEAF_KINDS.has(cw.q.kind) && getAt(this.answers, cw.ptr) !== undefined);
+        const titles = (inside.length ? inside : [w]).map((cw) => label(cw.q, this.qLang));
+        dropped.push({ ptr: w.ptr, value: getAt(this.answers, w.ptr), titles });
         deleteAt(this.answers, w.ptr);
         this.touched.delete(w.ptr);
         for (const [k, cw] of this.widgets) if (k === w.ptr || k.startsWith(`${w.ptr}/`)) cw.set(undefined);
-        dropped = true;
+        any = true;
       }
     }
-    return dropped;
+    return any;
   }
 
   isTouched(path) {
@@ -837,7 +834,9 @@ export class FillScreen {
       this.renderErrors();
       this.renderProgress();
       toast(t('finish_errors', { n: this.errors.length }), 'error');
-      const first = this.root.querySelector('.has-error:not([hidden])') || (this.generalErrors.hidden ? null : this.generalErrors);
+      this.pager?.showFirstError();
+      const scope = this.pager ? this.pager.screens[this.pager.current]?.el ?? this.root : this.root;
+      const first = scope.querySelector('.has-error:not([hidden])') || (this.generalErrors.hidden ? null : this.generalErrors);
       if (first) {
         first.scrollIntoView({ block: 'center' });
         const c = first.querySelector('input, select, textarea, button');

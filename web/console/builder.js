@@ -760,7 +760,7 @@ class Builder {
       this.preview = new FillScreen({
         client,
         record: { response, state: 'draft' },
-        questionnaire: { slug: this.slug, version: next, title: model.title, model },
+        questionnaire: { slug: this.slug, version: next, title: model.title, model, document: this.doc },
         onClose: () => { this.previewAnswers = {}; this.renderPreview(); },
       });
       this.previewAnswers = this.preview.answers;
