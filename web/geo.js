@@ -25,12 +25,14 @@ export function parseCoordinate(text) {
  * Renders a location question for `fill` (the FillScreen): returns its widget.
  * `fill.stops` holds a function per running watch, called when the form closes or redraws.
  */
-export function renderGeopoint(fill, q, ptr, parent, { id, title, req, helpEl, describe }) {
+export function renderGeopoint(fill, q, ptr, parent, { id, title, req, helpEl }) {
   const w = { q, ptr, parent, controls: [] };
   const target = Number(q.schema?.['x-accuracy-m']) > 0 ? Number(q.schema['x-accuracy-m']) : DEFAULT_ACCURACY_M;
   w.errEl = el('div', { class: 'q-error', id: `${id}-err`, 'aria-live': 'polite' });
   const value = el('p', { class: 'geo-value', 'aria-live': 'polite' }, t('geo_none'));
-  const btn = describe(el('button', { type: 'button', class: 'btn btn-secondary btn-geo' }, t('geo_get')));
+  // (a button cannot carry aria-required: the legend's « * » says it; `describe` would add it)
+  const btn = el('button', { type: 'button', class: 'btn btn-secondary btn-geo' }, t('geo_get'));
+  btn.setAttribute('aria-describedby', `${helpEl?.id ? `${helpEl.id} ` : ''}${id}-err`);
   const clearBtn = el('button', { type: 'button', class: 'btn-link', hidden: true }, t('clear'));
   const status = el('p', { class: 'geo-status', role: 'status' });
   const accept = el('button', { type: 'button', class: 'btn btn-primary btn-geo-accept', hidden: true });

@@ -6,7 +6,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { startServer, adminApi, appOrigin, launchPhone, fixture, SHOTS, shot } from './helpers.js';
+import {
+  startServer, adminApi, appOrigin, launchPhone, fixture, SHOTS, shot, axeViolations, formatViolations,
+} from './helpers.js';
 
 const T = 120_000;
 const SCHEMA = 'https://json-schema.org/draft/2020-12/schema';
@@ -114,6 +116,11 @@ async function draftAnswers(page) {
   return d.length ? d[d.length - 1].response.answers : null;
 }
 
+async function assertAccessible(page, screen) {
+  const violations = await axeViolations(page, screen);
+  assert.equal(violations.length, 0, formatViolations(violations));
+}
+
 /** The jump list's entries, as shown. */
 async function jumpList(page) {
   await page.locator('.screen-jump > summary').click();
@@ -153,6 +160,9 @@ describe('the fill screen', { timeout: 4 * T }, () => {
       await summary.getByText('1 à corriger').waitFor();
       assert.deepEqual(await jumpList(page), ['1. Votre nom', '2. Logement ⚠ à corriger', '3. Un dernier mot ?'],
         'the hidden « Enfants » section is not listed');
+      await summary.click();
+      await assertAccessible(page, 'sections, jump list open');
+      await summary.click();
 
       // Terminer with an error elsewhere: to the first screen that has one, its field focused.
       await finish.click();
@@ -257,6 +267,7 @@ describe('the fill screen', { timeout: 4 * T }, () => {
       await rdv.getByRole('button', { name: 'Enregistrer ces coordonnées' }).click();
       await rdv.getByText('La latitude est un nombre entre −90 et 90.').waitFor();
       assert.equal(await lat.getAttribute('aria-invalid'), 'true');
+      await assertAccessible(page, 'location typed by hand');
       await lat.fill('48,8566');
       await rdv.getByRole('button', { name: 'Enregistrer ces coordonnées' }).click();
       await rdv.getByText('48.85660, 2.35220 (saisie à la main)').waitFor();
@@ -298,6 +309,7 @@ describe('the fill screen', { timeout: 4 * T }, () => {
       assert.equal(saved.telephone, undefined);
       await notice.scrollIntoViewIfNeeded();
       await shot(page, 'phone-form-undo');
+      await assertAccessible(page, 'undo notice');
 
       await notice.getByRole('button', { name: 'Annuler' }).click();
       await page.getByText('Réponses rétablies.').waitFor();
