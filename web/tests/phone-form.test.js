@@ -332,6 +332,15 @@ describe('the fill screen', { timeout: 4 * T }, () => {
       await recontact.getByLabel('Oui').check();
       await page.getByLabel('Prénom').waitFor();
       assert.equal(await page.getByLabel('Prénom').inputValue(), '', 'nothing comes back once the notice is gone');
+
+      // « Fermer » dismisses it, the focus back on the answer that was changed.
+      await page.getByLabel('Prénom').fill('Awa');
+      await page.locator('.save-status', { hasText: 'Enregistré' }).waitFor();
+      await recontact.getByLabel('Non').check();
+      await notice.getByRole('button', { name: 'Fermer' }).click();
+      await notice.waitFor({ state: 'hidden' });
+      assert.equal(await recontact.getByLabel('Non').evaluate((n) => n === document.activeElement), true);
+      assert.equal((await draftAnswers(page)).prenom, undefined);
     });
   });
 });
