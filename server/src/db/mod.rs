@@ -10,7 +10,7 @@
 //! - `responses`: storing pushed responses, streaming them out for the exports;
 //! - `reviews`: reading responses one by one or a page at a time, and their review;
 //! - `attachments`: photos, stored by content hash;
-//! - `summary`: the summaries' figures, aggregated by PostgreSQL in two passes;
+//! - `summary`: the summaries' figures, counted by PostgreSQL in one read of the rows;
 //! - `collection`: how a questionnaire's collection goes (counts for the coordinator);
 //! - `filter`: the filters of the responses page, the exports and the summaries, as SQL.
 //!

@@ -314,8 +314,9 @@ async fn summary(
 
     // A long read: the replica, when there is one and it has caught up.
     let pool = state.read_pool().await;
-    let tallies =
+    let counted =
         db::summary_tallies(&pool, selection.questionnaire_id, &selection.filter, &spec).await?;
+    let tallies = &counted.rows;
 
     // The groups: the `by` choices in order, then the responses without a `by` answer.
     let mut groups: Vec<(Option<String>, Labels)> = match &by {
@@ -325,7 +326,7 @@ async fn summary(
             .map(|(v, l)| (Some(v.clone()), l.clone()))
             .collect(),
     };
-    for t in &tallies {
+    for t in tallies {
         if !groups.iter().any(|(g, _)| g == &t.g) {
             groups.push((t.g.clone(), Labels::new()));
         }
@@ -383,6 +384,7 @@ async fn summary(
         &selection.filter,
         &spec,
         &bins,
+        &counted,
     )
     .await?;
 
@@ -398,11 +400,11 @@ async fn summary(
         let groups = groups
             .iter()
             .map(|(g, by_labels)| {
-                let total = count(&tallies, g, unit_q);
+                let total = count(tallies, g, unit_q);
                 let answered = match measure {
-                    Measure::Choice | Measure::Date => count(&tallies, g, q),
+                    Measure::Choice | Measure::Date => count(tallies, g, q),
                     Measure::Multiple | Measure::Number | Measure::Answered => {
-                        tally(&tallies, g, q)
+                        tally(tallies, g, q)
                             .filter(|t| t.k.is_none())
                             .map(|t| t.n)
                             .sum()
@@ -426,7 +428,7 @@ async fn summary(
                             .choices
                             .iter()
                             .map(|c| {
-                                let n = tally(&tallies, g, q)
+                                let n = tally(tallies, g, q)
                                     .filter(|t| t.k.as_deref() == Some(&c.value))
                                     .map(|t| t.n)
                                     .sum();
@@ -438,7 +440,7 @@ async fn summary(
                                 }
                             })
                             .collect();
-                        group.other = tally(&tallies, g, q)
+                        group.other = tally(tallies, g, q)
                             .filter(|t| {
                                 t.k.as_ref()
                                     .is_some_and(|k| !e.choices.iter().any(|c| &c.value == k))
@@ -447,7 +449,7 @@ async fn summary(
                             .sum();
                     }
                     Measure::Date => {
-                        let mut days: Vec<DayTally> = tally(&tallies, g, q)
+                        let mut days: Vec<DayTally> = tally(tallies, g, q)
                             .filter_map(|t| {
                                 t.k.as_ref().map(|k| DayTally {
                                     day: k.clone(),
@@ -459,7 +461,7 @@ async fn summary(
                         group.per_day = days;
                     }
                     Measure::Number => {
-                        let t = tally(&tallies, g, q).find(|t| t.k.is_none() && t.n > 0);
+                        let t = tally(tallies, g, q).find(|t| t.k.is_none() && t.n > 0);
                         let b = bins.iter().find(|b| b.q == q);
                         let n = numbers.iter().find(|n| &n.g == g && n.q == q);
                         if let (Some(t), Some(b), Some(n)) = (t, b, n) {

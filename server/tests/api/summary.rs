@@ -525,3 +525,73 @@ async fn analysts_get_no_personal_question_and_only_the_approved_responses_when_
     let r = ctx.get(SUMMARY, &token).await;
     assert!(r.status == StatusCode::FORBIDDEN || r.status == StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn medians_and_histograms_are_the_same_from_value_counts_and_from_postgresql() {
+    use parole_server::db::{self, Bins, Measure, SummaryQuestion, SummaryRepeat, SummarySpec};
+
+    let (ctx, _coord, _token, _sent) = varied().await;
+    let pool = &ctx.db.pool;
+    let questionnaire_id: i64 =
+        sqlx::query_scalar("select id from questionnaire where slug = 'besoins-formation'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let number = |name: &str| SummaryQuestion {
+        path: vec![name.to_string()],
+        measure: Measure::Number,
+    };
+    let spec = SummarySpec {
+        by: Some(vec!["conseil".to_string()]),
+        questions: vec![number("annee_entree"), number("heures_par_mois")],
+        repeats: vec![SummaryRepeat {
+            path: vec!["formations_suivies".to_string()],
+            questions: vec![number("utilite")],
+        }],
+    };
+    let filter = db::Filter::default();
+    let bins = [
+        Bins {
+            q: 0,
+            from: 2013.5,
+            to: 2025.5,
+            bins: 12,
+        },
+        Bins {
+            q: 1,
+            from: 0.5,
+            to: 40.05,
+            bins: 10,
+        },
+        Bins {
+            q: 2,
+            from: 0.5,
+            to: 4.5,
+            bins: 4,
+        },
+    ];
+    let sorted = |mut v: Vec<db::NumberTally>| {
+        v.sort_by(|a, b| (&a.g, a.q).cmp(&(&b.g, b.q)));
+        v.into_iter()
+            .map(|n| (n.g, n.q, n.median, n.bins))
+            .collect::<Vec<_>>()
+    };
+    let mut figures = Vec::new();
+    for keep in [db::MAX_DISTINCT_NUMBERS, 1] {
+        let tallies = db::summary_tallies_keeping(pool, questionnaire_id, &filter, &spec, keep)
+            .await
+            .unwrap();
+        let numbers = db::summary_numbers(pool, questionnaire_id, &filter, &spec, &bins, &tallies)
+            .await
+            .unwrap();
+        figures.push(sorted(numbers));
+    }
+    // Each question in some group (the councils), no figure empty.
+    for q in 0..3 {
+        assert!(figures[0].iter().any(|f| f.1 == q), "{:?}", figures[0]);
+    }
+    assert!(figures[0]
+        .iter()
+        .all(|(_, _, median, bins)| median.is_some() && bins.iter().sum::<i64>() > 0));
+    assert_eq!(figures[0], figures[1]);
+}
