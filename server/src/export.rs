@@ -53,6 +53,7 @@ use parole_client::api::{PersonalData, Role, Where};
 use parole_client::i18n::Message;
 use parole_client::questionnaire::QuestionKind;
 use parole_client::Questionnaire;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::db::{self, ExportRow};
@@ -627,30 +628,63 @@ fn remove_path(value: &mut Value, path: &[String]) {
 // ---------------------------------------------------------------------------------------------
 // Cells
 
+/// `value.pointer(pointer)` without its two allocations per token (it unescapes every
+/// token): a token is unescaped here only when it holds a `~`. An export looks up every
+/// column of every row.
+pub fn pointer<'v>(value: &'v Value, pointer: &str) -> Option<&'v Value> {
+    if pointer.is_empty() {
+        return Some(value);
+    }
+    pointer
+        .strip_prefix('/')?
+        .split('/')
+        .try_fold(value, |value, token| {
+            let token = match token.contains('~') {
+                true => Cow::Owned(token.replace("~1", "/").replace("~0", "~")),
+                false => Cow::Borrowed(token),
+            };
+            match value {
+                Value::Object(map) => map.get(token.as_ref()),
+                // As `Value::pointer`: no sign, no leading zero.
+                Value::Array(items)
+                    if !token.starts_with('+') && (token == "0" || !token.starts_with('0')) =>
+                {
+                    items.get(token.parse::<usize>().ok()?)
+                }
+                _ => None,
+            }
+        })
+}
+
 /// One cell of an export, typed: text is [`neutralise`]d in spreadsheets (CSV, XLSX),
 /// numbers are written as numbers and never prefixed.
+/// Text borrows from the row where it can: an export makes millions of cells.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cell {
+pub enum Cell<'a> {
     Empty,
-    Text(String),
+    Text(Cow<'a, str>),
     Number(serde_json::Number),
     Bool(bool),
 }
 
-impl Cell {
+impl<'a> Cell<'a> {
     /// A plain answer as it is: a string is text, a number a number; an array or object
     /// (not expected here) compact JSON.
-    fn of(value: Option<&Value>) -> Cell {
+    fn of(value: Option<&'a Value>) -> Cell<'a> {
         match value {
             None | Some(Value::Null) => Cell::Empty,
-            Some(Value::String(s)) => Cell::Text(s.clone()),
+            Some(Value::String(s)) => Cell::Text(Cow::Borrowed(s)),
             Some(Value::Number(n)) => Cell::Number(n.clone()),
             Some(Value::Bool(b)) => Cell::Bool(*b),
-            Some(v) => Cell::Text(v.to_string()),
+            Some(v) => Cell::text(v.to_string()),
         }
     }
 
-    fn count(n: usize) -> Cell {
+    fn text(s: String) -> Cell<'a> {
+        Cell::Text(Cow::Owned(s))
+    }
+
+    fn count(n: usize) -> Cell<'a> {
         Cell::Number(serde_json::Number::from(n))
     }
 
@@ -668,7 +702,7 @@ impl Cell {
     pub fn json(self) -> Value {
         match self {
             Cell::Empty => Value::Null,
-            Cell::Text(s) => Value::String(s),
+            Cell::Text(s) => Value::String(s.into_owned()),
             Cell::Number(n) => Value::Number(n),
             Cell::Bool(b) => Value::Bool(b),
         }
@@ -728,18 +762,18 @@ pub fn answer_header(column: &Column, out: &mut Vec<String>) {
 /// question was not answered); a repeat is its number of items (its items go to their own
 /// file with `repeat=`); a location is compact JSON; a choice, a scale or a yes/no is its
 /// label when `labels` asks for one; anything else as it is.
-pub fn answer_cells(
-    value: Option<&Value>,
+pub fn answer_cells<'a>(
+    value: Option<&'a Value>,
     column: &Column,
     labels: Option<&Labels>,
-    out: &mut Vec<Cell>,
+    out: &mut Vec<Cell<'a>>,
 ) {
     let value = value.filter(|v| !v.is_null());
     match column.kind {
         ColumnKind::Multiple => {
             let items = value.and_then(Value::as_array);
             out.push(match (items, value) {
-                (Some(items), _) => Cell::Text(
+                (Some(items), _) => Cell::text(
                     items
                         .iter()
                         .map(|v| {
@@ -762,14 +796,14 @@ pub fn answer_cells(
         ColumnKind::Json => out.push(match value {
             Some(Value::Array(items)) if column.is_repeat() => Cell::count(items.len()),
             Some(v @ (Value::Array(_) | Value::Object(_))) => {
-                Cell::Text(reorder(v, &column.key_order).to_string())
+                Cell::text(reorder(v, &column.key_order).to_string())
             }
             v => Cell::of(v),
         }),
         ColumnKind::Scalar => out.push(match (labels, value) {
-            (Some(l), Some(Value::Bool(b))) => Cell::Text(l.yes_no(*b).to_string()),
+            (Some(l), Some(Value::Bool(b))) => Cell::Text(Cow::Borrowed(l.yes_no(*b))),
             (Some(l), Some(v)) => match l.choice(column, v) {
-                Some(label) => Cell::Text(label),
+                Some(label) => Cell::text(label),
                 None => Cell::of(Some(v)),
             },
             (_, v) => Cell::of(v),
@@ -804,47 +838,69 @@ pub fn coarsen(location: &mut Value) {
 
 /// One NDJSON line (with its `\n`); `personal` says what was done with the personal
 /// answers (already removed from `row.answers` when omitted).
-pub fn ndjson_line(slug: &str, row: &ExportRow, personal: PersonalData) -> Vec<u8> {
-    let v = json!({
-        "id": row.id,
-        "seq": row.seq,
-        "questionnaire": slug,
-        "version": row.version,
-        "device_id": row.device_id,
-        "sender_device_id": row.sender_device_id,
-        "started_at": row.started_at,
-        "completed_at": row.completed_at,
-        "received_at": timestamp(&row.received_at),
-        "location": row.location,
-        "content_hash": row.content_hash,
-        "photos_missing": row.photos_missing,
-        "personal_data": personal_done(personal),
-        "answers": row.answers,
-    });
-    let mut line = serde_json::to_vec(&v).unwrap_or_default();
-    line.push(b'\n');
-    line
+pub fn ndjson_line(slug: &str, row: &ExportRow, personal: PersonalData, out: &mut Vec<u8>) {
+    /// The line's fields, in order, borrowed from the row (a `json!` would copy the answers).
+    #[derive(Serialize)]
+    struct Line<'a> {
+        id: uuid::Uuid,
+        seq: i64,
+        questionnaire: &'a str,
+        version: i32,
+        device_id: Option<uuid::Uuid>,
+        sender_device_id: Option<uuid::Uuid>,
+        started_at: &'a str,
+        completed_at: &'a str,
+        received_at: String,
+        location: &'a Option<Value>,
+        content_hash: &'a str,
+        photos_missing: &'a [String],
+        personal_data: &'static str,
+        answers: &'a Value,
+    }
+    let line = Line {
+        id: row.id,
+        seq: row.seq,
+        questionnaire: slug,
+        version: row.version,
+        device_id: row.device_id,
+        sender_device_id: row.sender_device_id,
+        started_at: &row.started_at,
+        completed_at: &row.completed_at,
+        received_at: timestamp(&row.received_at),
+        location: &row.location,
+        content_hash: &row.content_hash,
+        photos_missing: &row.photos_missing,
+        personal_data: personal_done(personal),
+        answers: &row.answers,
+    };
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &line);
+    out.push(b'\n');
 }
 
 /// The metadata cells of a response (as [`META_COLUMNS`] names them).
-pub fn meta_cells(slug: &str, row: &ExportRow) -> Vec<Cell> {
+pub fn meta_cells<'a>(slug: &'a str, row: &'a ExportRow) -> Vec<Cell<'a>> {
     let loc = |k: &str| Cell::of(row.location.as_ref().and_then(|l| l.get(k)));
-    let uuid = |d: Option<uuid::Uuid>| d.map_or(Cell::Empty, |d| Cell::Text(d.to_string()));
+    let uuid = |d: Option<uuid::Uuid>| d.map_or(Cell::Empty, |d| Cell::text(d.to_string()));
     vec![
-        Cell::Text(row.id.to_string()),
+        Cell::text(row.id.to_string()),
         Cell::Number(row.seq.into()),
-        Cell::Text(slug.to_string()),
+        Cell::Text(Cow::Borrowed(slug)),
         Cell::Number(row.version.into()),
         uuid(row.device_id),
         uuid(row.sender_device_id),
-        Cell::Text(row.started_at.clone()),
-        Cell::Text(row.completed_at.clone()),
-        Cell::Text(timestamp(&row.received_at)),
+        Cell::Text(Cow::Borrowed(&row.started_at)),
+        Cell::Text(Cow::Borrowed(&row.completed_at)),
+        Cell::text(timestamp(&row.received_at)),
         loc("lat"),
         loc("lon"),
         loc("accuracy_m"),
-        Cell::Text(row.content_hash.clone()),
-        Cell::Text(row.photos_missing.join(";")),
+        Cell::Text(Cow::Borrowed(&row.content_hash)),
+        match row.photos_missing.as_slice() {
+            [] => Cell::Text(Cow::Borrowed("")),
+            [one] => Cell::Text(Cow::Borrowed(one)),
+            many => Cell::text(many.join(";")),
+        },
     ]
 }
 
@@ -868,54 +924,69 @@ pub fn csv_header(columns: &[Column], options: &Options) -> Vec<String> {
 }
 
 /// One CSV record's cells: the metadata, then the answers.
-pub fn csv_record(
-    slug: &str,
+pub fn csv_record<'a>(
+    slug: &'a str,
     columns: &[Column],
-    row: &ExportRow,
+    row: &'a ExportRow,
     labels: Option<&Labels>,
-) -> Vec<Cell> {
+) -> Vec<Cell<'a>> {
     let mut cells = meta_cells(slug, row);
     for c in columns {
-        answer_cells(row.answers.pointer(&c.pointer), c, labels, &mut cells);
+        answer_cells(pointer(&row.answers, &c.pointer), c, labels, &mut cells);
     }
     cells
 }
 
 /// The records of a response's items of `repeat`: `response_id`, `item_index` (from 1),
 /// then the item's answers.
-pub fn repeat_records(row: &ExportRow, repeat: &Column, labels: Option<&Labels>) -> Vec<Vec<Cell>> {
-    let Some(items) = row
-        .answers
-        .pointer(&repeat.pointer)
-        .and_then(Value::as_array)
-    else {
+pub fn repeat_records<'a>(
+    row: &'a ExportRow,
+    repeat: &Column,
+    labels: Option<&Labels>,
+) -> Vec<Vec<Cell<'a>>> {
+    let Some(items) = pointer(&row.answers, &repeat.pointer).and_then(Value::as_array) else {
         return Vec::new();
     };
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let mut cells = vec![Cell::Text(row.id.to_string()), Cell::count(i + 1)];
+            let mut cells = vec![Cell::text(row.id.to_string()), Cell::count(i + 1)];
             for c in &repeat.items {
-                answer_cells(item.pointer(&c.pointer), c, labels, &mut cells);
+                answer_cells(pointer(item, &c.pointer), c, labels, &mut cells);
             }
             cells
         })
         .collect()
 }
 
-/// Appends one CSV record (RFC 4180: quoted where needed, CRLF) to `out`.
+/// Appends one CSV record to `out`, as RFC 4180 says: a field that holds the separator, a
+/// quote or a line break is quoted, its quotes doubled; CRLF after the record. (Written
+/// here rather than with a `csv::Writer`, which costs a buffer per record; the tests read
+/// every export back with the `csv` crate.)
 fn csv_write<'a>(out: &mut Vec<u8>, cells: impl IntoIterator<Item = Cow<'a, str>>, sep: u8) {
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(sep)
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
-    // Writing to a Vec cannot fail.
-    for c in cells {
-        let _ = w.write_field(c.as_bytes());
+    for (i, cell) in cells.into_iter().enumerate() {
+        if i > 0 {
+            out.push(sep);
+        }
+        let field = cell.as_bytes();
+        if field
+            .iter()
+            .any(|&b| b == sep || b == b'"' || b == b'\n' || b == b'\r')
+        {
+            out.push(b'"');
+            for (j, part) in field.split(|&b| b == b'"').enumerate() {
+                if j > 0 {
+                    out.extend_from_slice(b"\"\"");
+                }
+                out.extend_from_slice(part);
+            }
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(field);
+        }
     }
-    let _ = w.write_record(std::iter::empty::<&[u8]>());
-    let _ = w.flush();
+    out.extend_from_slice(b"\r\n");
 }
 
 /// The byte order mark that opens a CSV: Excel reads the file as UTF-8 only with it.
@@ -937,7 +1008,7 @@ fn located(columns: &[Column], row: &ExportRow) -> Option<(f64, f64, Option<Valu
         .iter()
         .filter(|c| c.question == Some(QuestionKind::Geopoint))
         .find_map(|c| {
-            let (lon, lat, acc) = point(row.answers.pointer(&c.pointer)?)?;
+            let (lon, lat, acc) = point(pointer(&row.answers, &c.pointer)?)?;
             Some((lon, lat, acc, c.name.clone()))
         })
         .or_else(|| {
@@ -976,7 +1047,7 @@ pub fn geojson_feature(
     let (mut names, mut cells) = (Vec::new(), Vec::new());
     for c in columns {
         answer_header(c, &mut names);
-        answer_cells(row.answers.pointer(&c.pointer), c, labels, &mut cells);
+        answer_cells(pointer(&row.answers, &c.pointer), c, labels, &mut cells);
     }
     for (name, cell) in names.into_iter().zip(cells) {
         props.insert(name, cell.json());
@@ -1119,7 +1190,7 @@ impl Plan {
         }
         let labels = self.options.labels.as_ref();
         match self.format {
-            Format::Ndjson => out.extend_from_slice(&ndjson_line(&self.slug, &row, self.personal)),
+            Format::Ndjson => ndjson_line(&self.slug, &row, self.personal, out),
             Format::Csv => match &self.options.repeat {
                 Some(repeat) => {
                     for record in repeat_records(&row, repeat, labels) {
@@ -1229,6 +1300,56 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pointer_finds_what_value_pointer_finds() {
+        let v = json!({"a": {"b/c": [1, {"d~e": 2}]}, "": 3, "x": [4]});
+        for p in [
+            "",
+            "/a",
+            "/a/b~1c",
+            "/a/b~1c/0",
+            "/a/b~1c/1/d~0e",
+            "/",
+            "/x/0",
+            "/x/00",
+            "/x/+0",
+            "/x/1",
+            "/a/b",
+            "a",
+            "/a/b~1c/01",
+        ] {
+            assert_eq!(pointer(&v, p), v.pointer(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn csv_records_read_back_as_written() {
+        let fields = [
+            "plain",
+            "with,comma",
+            "with;semicolon",
+            "say \"hi\"",
+            "two\r\nlines",
+            "",
+        ];
+        for sep in [b',', b';'] {
+            let mut out = Vec::new();
+            csv_write(&mut out, fields.iter().map(|f| Cow::Borrowed(*f)), sep);
+            csv_write(&mut out, ["x", "y"].map(Cow::Borrowed), sep);
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(sep)
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(out.as_slice());
+            let records: Vec<Vec<String>> = reader
+                .records()
+                .map(|r| r.unwrap().iter().map(String::from).collect())
+                .collect();
+            assert_eq!(records, [fields.to_vec(), vec!["x", "y"]]);
+            assert!(out.ends_with(&[b'x', sep, b'y', b'\r', b'\n']));
+        }
+    }
 
     #[test]
     fn sections_flatten_to_dotted_names_and_notes_have_no_column() {

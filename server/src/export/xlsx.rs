@@ -45,7 +45,8 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use serde_json::Value;
 
 use super::{
-    neutralise, reorder, timestamp, withhold_personal, ColumnKind, Plan, IDLE_STREAM, META_COLUMNS,
+    neutralise, pointer, reorder, timestamp, withhold_personal, ColumnKind, Plan, IDLE_STREAM,
+    META_COLUMNS,
 };
 use crate::db::{self, ExportRow};
 
@@ -663,10 +664,10 @@ impl Book {
         let first = META_COLUMNS.len();
         for (i, c) in layout.columns.iter().enumerate() {
             let col = u16::try_from(first + i).map_err(|_| XlsxError::RowColumnLimitError)?;
-            write_value(ws, r, col, row.answers.pointer(&c.pointer), &c.kind, f)?;
+            write_value(ws, r, col, pointer(&row.answers, &c.pointer), &c.kind, f)?;
         }
         for (i, repeat) in layout.repeats.iter().enumerate() {
-            let Some(Value::Array(items)) = row.answers.pointer(&repeat.pointer) else {
+            let Some(Value::Array(items)) = pointer(&row.answers, &repeat.pointer) else {
                 continue;
             };
             for (n, item) in items.iter().enumerate() {
@@ -677,7 +678,7 @@ impl Book {
                 ws.write_number(r, 1, (n + 1) as f64)?;
                 for (j, c) in repeat.columns.iter().enumerate() {
                     let col = u16::try_from(2 + j).map_err(|_| XlsxError::RowColumnLimitError)?;
-                    write_value(ws, r, col, item.pointer(&c.pointer), &c.kind, f)?;
+                    write_value(ws, r, col, pointer(item, &c.pointer), &c.kind, f)?;
                 }
             }
         }
