@@ -6,7 +6,7 @@
 import { t, msg, getLang, setLang, UI_LANGUAGES, formatDate, formatBytes } from './i18n.js';
 import { el, clear, toast } from './dom.js';
 import { FillScreen } from './form.js';
-import { loadClient, waitingClient, readEarly } from './boot.js';
+import { loadClient, waitingClient, readEarly, painted } from './boot.js';
 
 const SYNC_EVERY_MS = 60_000;
 
@@ -119,19 +119,21 @@ function renderChrome() {
 
 async function start() {
   renderChrome();
-  registerServiceWorker();
   const link = readEnrolCode();
   const code = link?.code || '';
-  // The wasm client loads in the background; the first screen is drawn now from IndexedDB
-  // (web/boot.js): the enrolment screen, or the list, inert until the client is ready.
-  const ready = loadClient();
+  // The first screen is drawn from IndexedDB (web/boot.js): the enrolment screen, or the
+  // list, inert until the wasm client is ready; the client and the service worker's
+  // precache are fetched once it is painted, so they do not delay it.
   const early = await readEarly();
-  app.client = waitingClient(ready, early || {});
+  app.client = waitingClient(loadClient, early || {});
   if (!early) showEnrol({ code, auto: !!code, malformed: !!link?.malformed });
   else if (early.records) {
     main().inert = true;
-    showList().catch((e) => console.warn('early list:', e));
+    await showList().catch((e) => console.warn('early list:', e));
   }
+  await painted();
+  registerServiceWorker();
+  const ready = loadClient();
   try {
     const loaded = await ready;
     app.wasm = loaded.mod;

@@ -1,12 +1,11 @@
 // The first screen before the WebAssembly client is ready (issue 10, "Light").
 //
-// The wasm module (web/pkg/, ~200 KB with brotli) is fetched and compiled in the background
-// from the moment the page starts (index.html also preloads it). Meanwhile the first screen
-// is drawn from IndexedDB alone: the enrolment screen when this phone holds no enrolment,
-// else the list (questionnaires, drafts, outbox), inert until the client is there. Until
-// then `app.client` is a stand-in whose methods wait for the real client (the list's reads
-// are answered from IndexedDB), so a code typed or an enrolment link followed during the
-// load is sent once it is there.
+// The first screen is drawn from IndexedDB alone: the enrolment screen when this phone holds
+// no enrolment, else the list (questionnaires, drafts, outbox), inert until the client is
+// there. Once it is painted, the wasm module (web/pkg/, ~200 KB with brotli) is fetched and
+// compiled in the background. Until then `app.client` is a stand-in whose methods load the
+// real client and wait for it (the list's reads are answered from IndexedDB), so a code
+// typed or an enrolment link followed during the load is sent once it is there.
 
 /** Starts loading the wasm client once; resolves to `{mod, client}`. */
 let loading = null;
@@ -92,14 +91,24 @@ function early(pulled, records) {
   return { questionnaires, records, counts };
 }
 
-/** A stand-in for the client until it is ready: each method call waits for the real one,
- * except the list's reads, answered from `data` (from `readEarly`) when given. */
-export function waitingClient(ready, data = {}) {
+/** A stand-in for the client until it is ready: each method call loads the real one
+ * (`load()`) and waits for it, except the list's reads, answered from `data` (from
+ * `readEarly`) when given. */
+export function waitingClient(load, data = {}) {
   return new Proxy({}, {
     get(_, name) {
       if (name === 'then') return undefined; // not a thenable
       if (typeof name === 'string' && data[name]) return async () => data[name];
-      return (...args) => ready.then(({ client }) => client[name](...args));
+      return (...args) => load().then(({ client }) => client[name](...args));
     },
+  });
+}
+
+/** Resolves once what is drawn has been painted (after the next frame; at most 200 ms, as a
+ * hidden tab draws no frame). */
+export function painted() {
+  return new Promise((resolve) => {
+    setTimeout(resolve, 200);
+    requestAnimationFrame(() => setTimeout(resolve, 0));
   });
 }
