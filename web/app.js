@@ -6,6 +6,7 @@
 import { t, msg, getLang, setLang, UI_LANGUAGES, formatDate, formatBytes } from './i18n.js';
 import { el, clear, toast } from './dom.js';
 import { FillScreen } from './form.js';
+import { loadClient, waitingClient, readEarly, painted } from './boot.js';
 
 const SYNC_EVERY_MS = 60_000;
 
@@ -118,16 +119,28 @@ function renderChrome() {
 
 async function start() {
   renderChrome();
-  registerServiceWorker();
   const link = readEnrolCode();
   const code = link?.code || '';
-  let mod;
+  // The first screen is drawn from IndexedDB (web/boot.js): the enrolment screen, or the
+  // list, inert until the wasm client is ready; the client and the service worker's
+  // precache are fetched once it is painted, so they do not delay it.
+  const early = await readEarly();
+  app.client = waitingClient(loadClient, early || {});
+  if (!early) showEnrol({ code, auto: !!code, malformed: !!link?.malformed });
+  else if (early.records) {
+    main().inert = true;
+    await showList().catch((e) => console.warn('early list:', e));
+  }
+  await painted();
+  registerServiceWorker();
+  const ready = loadClient();
   try {
-    mod = await import('./pkg/parole_wasm.js');
-    await mod.default();
-    app.wasm = mod;
-    app.client = await mod.ParoleClient.open(window.location.origin);
+    const loaded = await ready;
+    app.wasm = loaded.mod;
+    app.client = loaded.client;
+    main().inert = false;
   } catch (e) {
+    main().inert = false;
     console.error(e);
     clear(main());
     main().append(el('div', { class: 'card banner-error', role: 'alert' },
@@ -146,9 +159,10 @@ async function start() {
   });
   app.enrolment = await app.client.enrolment();
   if (!app.enrolment) {
-    showEnrol({ code, auto: !!code, malformed: !!link?.malformed });
+    if (app.screen !== 'enrol') showEnrol({ code, auto: !!code, malformed: !!link?.malformed });
     return;
   }
+  if (app.screen === 'list' && !early?.records) return; // enrolled while the client loaded
   if (link) toast(t('enrol_already'));
   await showList();
   startSyncLoop();

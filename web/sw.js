@@ -18,6 +18,7 @@ const SHELL = [
   './',
   'index.html',
   'app.js',
+  'boot.js',
   'form.js',
   'dom.js',
   'i18n.js',

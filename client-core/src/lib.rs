@@ -12,6 +12,10 @@
 //! - [`sync`]: the sync engine, behind the [`sync::Transport`] trait. It never touches the
 //!   network itself.
 //!
+//! With the `jsonschema` feature (default), answers are validated by the `jsonschema` crate;
+//! without it (the phone's wasm), by the compact validator of [`schema`], and
+//! [`Questionnaire::parse`] skips the meta-schema pass (the server checked the document).
+//!
 //! With the `native` feature: a file-backed [`Storage`](outbox::Storage) and a reqwest
 //! [`Transport`](sync::Transport). Without it the crate builds for `wasm32-unknown-unknown`.
 
@@ -23,6 +27,7 @@ pub mod i18n;
 pub mod outbox;
 pub mod questionnaire;
 pub mod response;
+pub mod schema;
 pub mod sync;
 pub mod validate;
 
@@ -31,4 +36,5 @@ pub mod native;
 
 pub use questionnaire::Questionnaire;
 pub use response::{ContentHash, Response, ResponseId};
+pub use schema::Engine;
 pub use validate::ValidationError;

@@ -41,6 +41,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::schema::Engine;
 use crate::validate::{Compiled, ValidationError};
 
 /// A parsed, checked questionnaire, with its validators compiled.
@@ -165,6 +166,15 @@ pub struct Column {
 impl Questionnaire {
     /// Parses a questionnaire document, refusing a broken one with every error by path.
     pub fn parse(document: &Value) -> Result<Questionnaire, Vec<ValidationError>> {
+        Self::parse_with(document, Engine::default())
+    }
+
+    /// [`parse`](Self::parse), validating answers with the given engine (the tests compare
+    /// the compact validator with `jsonschema` on the same questionnaire).
+    pub fn parse_with(
+        document: &Value,
+        engine: Engine,
+    ) -> Result<Questionnaire, Vec<ValidationError>> {
         check::check(document)?;
         let root = document.as_object().expect("checked: an object");
         let languages = match root.get("x-languages").and_then(Value::as_array) {
@@ -176,7 +186,7 @@ impl Questionnaire {
             None => vec!["fr".to_string()],
         };
         let questions = build_questions(root, "", false);
-        let compiled = Compiled::new(document, &questions)?;
+        let compiled = Compiled::new(document, &questions, engine)?;
         Ok(Questionnaire {
             title: str_of(root, "title").unwrap_or_default(),
             description: str_of(root, "description"),

@@ -9,20 +9,22 @@
 //! (`date`, `date-time`, `email`). All validators are compiled once, in
 //! [`Questionnaire::parse`], and kept in the questionnaire.
 //!
+//! The schema is run by `jsonschema` or, without that feature (the phone), by the compact
+//! validator (`schema/compact.rs`); both report [`SchemaError`]s, worded here once.
+//!
 //! Errors come in document order, each with the JSON pointer of the answer it is about and
 //! a message in French and English that names the question by its title.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use jsonschema::error::{TypeKind, ValidationErrorKind};
-use jsonschema::{Draft, JsonType, Validator};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::i18n::Message;
 use crate::questionnaire::check::format_error;
 use crate::questionnaire::{push_token, split_pointer, Question, QuestionKind, Questionnaire};
+use crate::schema::{self, Engine, Kind, SchemaError, Ty};
 
 /// One thing wrong with a response's answers, or with a questionnaire document.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -62,9 +64,9 @@ impl std::error::Error for ValidationError {}
 pub(crate) struct Compiled {
     /// The derived schema (see the module documentation).
     derived: Value,
-    schema: Validator,
+    schema: schema::Compiled,
     /// The `x-visible-if` validators, by question pointer (`-` for a repeat's item index).
-    visible_if: HashMap<String, Validator>,
+    visible_if: HashMap<String, schema::Compiled>,
 }
 
 impl fmt::Debug for Compiled {
@@ -75,32 +77,21 @@ impl fmt::Debug for Compiled {
     }
 }
 
-fn options() -> jsonschema::ValidationOptions<'static> {
-    jsonschema::options()
-        .with_draft(Draft::Draft202012)
-        .should_validate_formats(true)
-}
-
 impl Compiled {
     pub(crate) fn new(
         document: &Value,
         questions: &[Question],
+        engine: Engine,
     ) -> Result<Self, Vec<ValidationError>> {
         let mut derived = document.clone();
         if let Some(root) = derived.as_object_mut() {
             derive(root, questions);
         }
         let mut errors = Vec::new();
-        let schema = options().build(&derived).map_err(|e| {
-            vec![format_error(
-                document,
-                e.instance_path().as_str(),
-                "invalid_schema",
-                &e.to_string(),
-            )]
-        });
+        let schema = schema::Compiled::new(engine, &derived)
+            .map_err(|(at, e)| vec![format_error(document, &at, "invalid_schema", &e)]);
         let mut visible_if = HashMap::new();
-        compile_conditions(questions, document, &mut visible_if, &mut errors);
+        compile_conditions(questions, document, engine, &mut visible_if, &mut errors);
         match schema {
             Ok(schema) if errors.is_empty() => Ok(Compiled {
                 derived,
@@ -120,24 +111,22 @@ impl Compiled {
 fn compile_conditions(
     questions: &[Question],
     document: &Value,
-    visible_if: &mut HashMap<String, Validator>,
+    engine: Engine,
+    visible_if: &mut HashMap<String, schema::Compiled>,
     errors: &mut Vec<ValidationError>,
 ) {
     for q in questions {
         if let Some(cond) = &q.visible_if {
-            match options().build(cond) {
+            match schema::Compiled::new(engine, cond) {
                 Ok(v) => {
                     visible_if.insert(q.pointer.clone(), v);
                 }
-                Err(e) => errors.push(format_error(
-                    document,
-                    &q.pointer,
-                    "invalid_visible_if",
-                    &e.to_string(),
-                )),
+                Err((_, e)) => {
+                    errors.push(format_error(document, &q.pointer, "invalid_visible_if", &e))
+                }
             }
         }
-        compile_conditions(&q.children, document, visible_if, errors);
+        compile_conditions(&q.children, document, engine, visible_if, errors);
     }
 }
 
@@ -338,17 +327,16 @@ impl Questionnaire {
             }
             copy
         });
-        for e in self
-            .compiled
+        self.compiled
             .schema
-            .iter_errors(clamped.as_ref().unwrap_or(answers))
-        {
-            if schema_errors.len() >= MAX_ERRORS_READ {
-                unread = true;
-                break;
-            }
-            self.map_error(&e, &mut schema_errors);
-        }
+            .each_error(clamped.as_ref().unwrap_or(answers), &mut |e| {
+                if schema_errors.len() >= MAX_ERRORS_READ {
+                    unread = true;
+                    return false;
+                }
+                self.map_error(&e, &mut schema_errors);
+                true
+            });
         let silenced: Vec<String> = silenced.into_iter().map(|s| s + "/").collect();
         let under = |p: &str| {
             silenced
@@ -458,10 +446,10 @@ impl Questionnaire {
         naming
     }
 
-    /// Turns one jsonschema error into ours (several for unknown keys).
-    fn map_error(&self, e: &jsonschema::ValidationError<'_>, out: &mut Vec<ValidationError>) {
-        let at = e.instance_path().as_str();
-        let schema_path = split_pointer(e.schema_path().as_str()).unwrap_or_default();
+    /// Turns one schema error into ours (several for unknown keys).
+    fn map_error(&self, e: &SchemaError, out: &mut Vec<ValidationError>) {
+        let at = e.instance_path.as_str();
+        let schema_path = split_pointer(&e.schema_path).unwrap_or_default();
         let rule_at = schema_path.iter().position(|t| {
             matches!(
                 t.as_str(),
@@ -479,9 +467,9 @@ impl Questionnaire {
         let (a_fr, a_en) = naming.answer();
         let (q_fr, q_en) = naming.question();
         let kind_of = naming.question.map(|q| q.kind);
-        let (code, fr, en): (&str, String, String) = match e.kind() {
-            ValidationErrorKind::Required { property } => {
-                let p = push_token(at, property.as_str().unwrap_or_default());
+        let (code, fr, en): (&str, String, String) = match &e.kind {
+            Kind::Required { property } => {
+                let p = push_token(at, property);
                 let (fr, en) = self.naming(&p).answer();
                 out.push(error(
                     &p,
@@ -491,7 +479,7 @@ impl Questionnaire {
                 ));
                 return;
             }
-            ValidationErrorKind::AdditionalProperties { unexpected } => {
+            Kind::AdditionalProperties { unexpected } => {
                 for key in unexpected {
                     let p = push_token(at, key);
                     let (fr, en) = if at.is_empty() {
@@ -509,11 +497,7 @@ impl Questionnaire {
                 }
                 return;
             }
-            ValidationErrorKind::Type { kind } => {
-                let types: Vec<JsonType> = match kind {
-                    TypeKind::Single(t) => vec![*t],
-                    TypeKind::Multiple(set) => set.iter().collect(),
-                };
+            Kind::Type { types } => {
                 let fr: Vec<&str> = types.iter().map(|t| type_name(*t).0).collect();
                 let en: Vec<&str> = types.iter().map(|t| type_name(*t).1).collect();
                 (
@@ -522,48 +506,44 @@ impl Questionnaire {
                     format!("{a_en} must be {}.", en.join(" or ")),
                 )
             }
-            ValidationErrorKind::Constant { .. }
-            | ValidationErrorKind::Enum { .. }
-            | ValidationErrorKind::OneOfNotValid { .. }
-            | ValidationErrorKind::OneOfMultipleValid { .. } => {
-                let v = short(e.instance());
+            Kind::Choice { value: v } => {
                 (
                     "choice",
                     format!("{a_fr} n'est pas un des choix proposés ({v})."),
                     format!("{a_en} is not one of the choices offered ({v})."),
                 )
             }
-            ValidationErrorKind::Minimum { limit } => (
+            Kind::Minimum { limit } => (
                 "min",
                 format!("{a_fr} doit être au moins {limit}."),
                 format!("{a_en} must be at least {limit}."),
             ),
-            ValidationErrorKind::ExclusiveMinimum { limit } => (
+            Kind::ExclusiveMinimum { limit } => (
                 "min",
                 format!("{a_fr} doit être strictement plus grande que {limit}."),
                 format!("{a_en} must be greater than {limit}."),
             ),
-            ValidationErrorKind::Maximum { limit } => (
+            Kind::Maximum { limit } => (
                 "max",
                 format!("{a_fr} doit être au plus {limit}."),
                 format!("{a_en} must be at most {limit}."),
             ),
-            ValidationErrorKind::ExclusiveMaximum { limit } => (
+            Kind::ExclusiveMaximum { limit } => (
                 "max",
                 format!("{a_fr} doit être strictement plus petite que {limit}."),
                 format!("{a_en} must be less than {limit}."),
             ),
-            ValidationErrorKind::MaxLength { limit } => (
+            Kind::MaxLength { limit } => (
                 "max_length",
                 format!("{a_fr} est trop longue : {limit} caractères au plus."),
                 format!("{a_en} is too long: {limit} characters at most."),
             ),
-            ValidationErrorKind::MinLength { limit } => (
+            Kind::MinLength { limit } => (
                 "min_length",
                 format!("{a_fr} est trop courte : au moins {limit} caractères."),
                 format!("{a_en} is too short: at least {limit} characters."),
             ),
-            ValidationErrorKind::Pattern { pattern } => match kind_of {
+            Kind::Pattern { pattern } => match kind_of {
                 Some(QuestionKind::Photo) if naming.rest.is_empty() => (
                     "pattern",
                     format!("{a_fr} doit être la référence d'une photo : « sha256: » suivi de 64 chiffres hexadécimaux."),
@@ -580,7 +560,7 @@ impl Questionnaire {
                     format!("{a_en} does not have the expected form (pattern {pattern})."),
                 ),
             },
-            ValidationErrorKind::Format { format } => {
+            Kind::Format { format } => {
                 let (fr, en) = match format.as_str() {
                     "date" => (
                         "une date qui existe, écrite AAAA-MM-JJ (par exemple 2025-03-14)",
@@ -602,7 +582,7 @@ impl Questionnaire {
                     format!("{a_en} must be {en}."),
                 )
             }
-            ValidationErrorKind::MinItems { limit } => match kind_of {
+            Kind::MinItems { limit } => match kind_of {
                 Some(QuestionKind::Repeat) => (
                     "min_items",
                     format!("{q_fr} doit avoir au moins {limit} élément(s)."),
@@ -614,7 +594,7 @@ impl Questionnaire {
                     format!("Choose at least {limit} answer(s) for {q_en}."),
                 ),
             },
-            ValidationErrorKind::MaxItems { limit } => match kind_of {
+            Kind::MaxItems { limit } => match kind_of {
                 Some(QuestionKind::Repeat) => (
                     "max_items",
                     format!("{q_fr} a trop d'éléments : {limit} au plus."),
@@ -626,18 +606,18 @@ impl Questionnaire {
                     format!("Choose at most {limit} answer(s) for {q_en}."),
                 ),
             },
-            ValidationErrorKind::UniqueItems => (
+            Kind::UniqueItems => (
                 "unique_items",
                 format!("La même réponse est donnée deux fois pour {q_fr}."),
                 format!("The same answer is given twice for {q_en}."),
             ),
-            ValidationErrorKind::AnyOf { context } if rule_at.is_some() => {
+            Kind::AnyOf { context, .. } if rule_at.is_some() => {
                 // `anyOf` of `required`: "answer at least one of these".
                 let mut names = Vec::new();
                 let all_required = context.iter().all(|branch| {
-                    branch.iter().all(|b| match b.kind() {
-                        ValidationErrorKind::Required { property } => {
-                            let p = push_token(b.instance_path().as_str(), property.as_str().unwrap_or_default());
+                    branch.iter().all(|b| match &b.kind {
+                        Kind::Required { property } => {
+                            let p = push_token(&b.instance_path, property);
                             names.push(self.naming(&p).question());
                             true
                         }
@@ -660,10 +640,15 @@ impl Questionnaire {
                     )
                 }
             }
-            other => (
+            Kind::AnyOf { display, .. } => (
                 "invalid",
-                format!("{a_fr} n'est pas valide ({}).", other.keyword()),
-                format!("{a_en} is not valid ({e})."),
+                format!("{a_fr} n'est pas valide (anyOf)."),
+                format!("{a_en} is not valid ({display})."),
+            ),
+            Kind::Other { keyword, display } => (
+                "invalid",
+                format!("{a_fr} n'est pas valide ({keyword})."),
+                format!("{a_en} is not valid ({display})."),
             ),
         };
         match rule_at {
@@ -780,15 +765,15 @@ fn capitalise(s: &str) -> String {
     }
 }
 
-fn type_name(t: JsonType) -> (&'static str, &'static str) {
+fn type_name(t: Ty) -> (&'static str, &'static str) {
     match t {
-        JsonType::String => ("un texte", "a text"),
-        JsonType::Integer => ("un nombre entier", "a whole number"),
-        JsonType::Number => ("un nombre", "a number"),
-        JsonType::Boolean => ("oui ou non (true ou false)", "yes or no (true or false)"),
-        JsonType::Array => ("une liste", "a list"),
-        JsonType::Object => ("un objet", "an object"),
-        JsonType::Null => ("vide (null)", "empty (null)"),
+        Ty::String => ("un texte", "a text"),
+        Ty::Integer => ("un nombre entier", "a whole number"),
+        Ty::Number => ("un nombre", "a number"),
+        Ty::Boolean => ("oui ou non (true ou false)", "yes or no (true or false)"),
+        Ty::Array => ("une liste", "a list"),
+        Ty::Object => ("un objet", "an object"),
+        Ty::Null => ("vide (null)", "empty (null)"),
     }
 }
 
@@ -895,16 +880,6 @@ fn unstorable_text(answers: &Value, errors: &mut Vec<ValidationError>) {
              delete it and type the text again."
                 .into(),
         ));
-    }
-}
-
-/// A value, as JSON, cut to a readable length.
-fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 60 {
-        format!("{}…", s.chars().take(60).collect::<String>())
-    } else {
-        s
     }
 }
 

@@ -17,10 +17,14 @@ import {
 } from './doc.js';
 
 let wasm = null;
-/** client-core compiled to wasm, loaded once (the phone app's own build, from /app/pkg/). */
+/**
+ * client-core compiled to wasm, loaded once: the console's build (/app/pkg/parole_wasm_full.js,
+ * with `jsonschema`, which checks documents against the format's meta-schema; the phone's
+ * build leaves it out to stay light).
+ */
 async function loadWasm() {
   if (!wasm) {
-    const mod = await import('/app/pkg/parole_wasm.js');
+    const mod = await import('/app/pkg/parole_wasm_full.js');
     await mod.default();
     wasm = mod;
   }

@@ -5,9 +5,14 @@
 //!   builds the phone app's wasm (`build-web`, which the browser tests load), then runs every
 //!   test of the workspace. The tests start their own PostgreSQL.
 //! - `cargo xtask build-web`: builds `client-wasm` for `wasm32-unknown-unknown` (profile
-//!   `release-wasm`), generates the JS bindings into `web/pkg/` with `wasm-bindgen-cli-support`
-//!   (the exact version of the `wasm-bindgen` crate: no CLI to install), shrinks the module
-//!   with `wasm-opt -Oz` when available, and prints the sizes (raw, gzip, brotli).
+//!   `release-wasm`) twice: the phone's module (`parole_wasm`, the compact validator) and the
+//!   console's (`parole_wasm_full`, feature `jsonschema`: the questionnaire builder checks
+//!   documents against the format's meta-schema), generates the JS bindings into `web/pkg/`
+//!   with `wasm-bindgen-cli-support` (the exact version of the `wasm-bindgen` crate: no CLI
+//!   to install), shrinks the modules with `wasm-opt -Oz` when available, prints the sizes
+//!   (raw, gzip, brotli), and **fails when the phone's first visit is over its budget**
+//!   ([`FIRST_VISIT_BUDGET`], brotli, over the files `web/sw.js` precaches: see
+//!   [`check_first_visit`]).
 //! - `cargo xtask run [-- SERVE ARGS]`: `build-web`, then `cargo run --release -- serve ARGS`.
 //! - `cargo xtask setup`: installs what the others need.
 //! - `cargo xtask fuzz [SECONDS]`: runs each fuzz target of `fuzz/` for SECONDS (default 60)
@@ -349,22 +354,6 @@ fn wasm_opt() -> Option<Command> {
 
 /// `client-wasm` → `web/pkg/` (see the module docs). Needs the wasm32 target.
 fn build_web_only() -> Result<()> {
-    run(cargo().args([
-        "build",
-        "--profile",
-        WASM_PROFILE,
-        "--target",
-        WASM_TARGET,
-        "--package",
-        WASM_CRATE,
-    ]))?;
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    let input = target_dir
-        .join(WASM_TARGET)
-        .join(WASM_PROFILE)
-        .join(WASM_FILE);
     let out_dir = root().join("web").join("pkg");
     // Start clean, so no stale file of an older build is served.
     if out_dir.exists() {
@@ -373,6 +362,34 @@ fn build_web_only() -> Result<()> {
     }
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("could not create {}", out_dir.display()))?;
+    // The console's first (the phone's is the one left in the target directory).
+    build_module(&out_dir, "parole_wasm_full", &["--features", "jsonschema"])?;
+    build_module(&out_dir, "parole_wasm", &[])?;
+    print_sizes(&out_dir)?;
+    check_first_visit(&root().join("web"))
+}
+
+/// One build of `client-wasm` (with `features`), bound as `web/pkg/NAME.js` and
+/// `NAME_bg.wasm`, then shrunk by `wasm-opt`.
+fn build_module(out_dir: &Path, name: &str, features: &[&str]) -> Result<()> {
+    run(cargo()
+        .args([
+            "build",
+            "--profile",
+            WASM_PROFILE,
+            "--target",
+            WASM_TARGET,
+            "--package",
+            WASM_CRATE,
+        ])
+        .args(features))?;
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let input = target_dir
+        .join(WASM_TARGET)
+        .join(WASM_PROFILE)
+        .join(WASM_FILE);
     eprintln!(
         "xtask: wasm-bindgen {} → {}",
         input.display(),
@@ -384,13 +401,14 @@ fn build_web_only() -> Result<()> {
         // Without it, the generated `init()` has no default URL for the module.
         .omit_default_module_path(false)
         .typescript(true)
-        .generate(&out_dir)
+        .out_name(name)
+        .generate(out_dir)
         .context("wasm-bindgen failed")?;
 
-    let wasm = out_dir.join("parole_wasm_bg.wasm");
+    let wasm = out_dir.join(format!("{name}_bg.wasm"));
     match wasm_opt() {
         Some(mut cmd) => {
-            let optimised = out_dir.join("parole_wasm_bg.opt.wasm");
+            let optimised = out_dir.join(format!("{name}_bg.opt.wasm"));
             run(cmd
                 .arg("-Oz")
                 // The features rustc enables by default for wasm32 (bulk memory, sign
@@ -411,7 +429,76 @@ fn build_web_only() -> Result<()> {
              web/pkg is not size-optimised"
         ),
     }
-    print_sizes(&out_dir)
+    Ok(())
+}
+
+/// The most the phone app's first visit may cost, brotli-compressed (issue 10: "first visit
+/// ≤ 300 KB with brotli"; Enketo's costs 0.99 MB).
+const FIRST_VISIT_BUDGET: usize = 300 * 1024;
+
+/// Fails when the phone app's first visit, brotli-compressed (quality 11, as the build
+/// precompresses), costs more than [`FIRST_VISIT_BUDGET`]. The files a first visit fetches
+/// are listed in one place: the service worker's `SHELL` (the app precaches exactly what it
+/// needs to start offline, so a file the first screen loads is in it), plus `sw.js` itself.
+fn check_first_visit(web: &Path) -> Result<()> {
+    let sw = std::fs::read_to_string(web.join("sw.js")).context("reading web/sw.js")?;
+    let files = first_visit_files(&sw)?;
+    let mut total = 0;
+    for file in &files {
+        let path = web.join(file);
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("web/{file}, which web/sw.js precaches"))?;
+        // `pkg/`'s precompressed copy, made above, else compressed here the same way.
+        let br = match std::fs::read(format!("{}.br", path.display())) {
+            Ok(br) => br.len(),
+            Err(_) => brotli_len(&bytes)?,
+        };
+        eprintln!("xtask: first visit {file:<28} {br:>10}");
+        total += br;
+    }
+    eprintln!(
+        "xtask: first visit total (brotli 11)      {total:>10} bytes ({} KB; budget {} KB)",
+        total / 1024,
+        FIRST_VISIT_BUDGET / 1024
+    );
+    if total > FIRST_VISIT_BUDGET {
+        bail!(
+            "the phone app's first visit costs {total} bytes with brotli, over its budget of \
+             {FIRST_VISIT_BUDGET} (issue 10): see the sizes above"
+        );
+    }
+    Ok(())
+}
+
+/// The files of `sw.js`'s `SHELL` list (without `./`, the same file as `index.html`), and
+/// `sw.js`.
+fn first_visit_files(sw: &str) -> Result<Vec<String>> {
+    let list = sw
+        .split_once("const SHELL = [")
+        .and_then(|(_, rest)| rest.split_once("];"))
+        .map(|(list, _)| list)
+        .context("web/sw.js has no `const SHELL = [ … ];` list")?;
+    let mut files: Vec<String> = list
+        .split(',')
+        .map(|item| item.trim().trim_matches('\'').to_string())
+        .filter(|item| !item.is_empty() && item != "./")
+        .collect();
+    files.push("sw.js".into());
+    Ok(files)
+}
+
+fn brotli_len(bytes: &[u8]) -> Result<usize> {
+    let mut br = Vec::new();
+    brotli::BrotliCompress(
+        &mut &bytes[..],
+        &mut br,
+        &brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            lgwin: 22,
+            ..Default::default()
+        },
+    )?;
+    Ok(br.len())
 }
 
 /// Writes `F.gz` (gzip -9) and `F.br` (brotli q11) beside each `.wasm` and `.js` of `dir`
@@ -486,4 +573,27 @@ fn run_server(extra: &[String]) -> Result<()> {
     run(cargo()
         .args(["run", "--release", "--package", "parole", "--", "serve"])
         .args(extra))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The budget is computed over `web/sw.js`'s `SHELL`: the list must still be read, and
+    /// hold the module and the page.
+    #[test]
+    fn the_first_visit_is_read_from_the_service_worker() {
+        let sw = std::fs::read_to_string(root().join("web/sw.js")).unwrap();
+        let files = first_visit_files(&sw).unwrap();
+        for needed in ["index.html", "app.js", "pkg/parole_wasm_bg.wasm", "sw.js"] {
+            assert!(
+                files.iter().any(|f| f == needed),
+                "{needed} missing: {files:?}"
+            );
+        }
+        assert!(!files
+            .iter()
+            .any(|f| f.contains('\'') || f.contains(' ') || f == "./"));
+        assert!(first_visit_files("const OTHER = [];").is_err());
+    }
 }

@@ -4,9 +4,12 @@
 //! of its place in the document, in document order.
 
 use std::collections::HashSet;
+#[cfg(feature = "jsonschema")]
 use std::sync::OnceLock;
 
+#[cfg(feature = "jsonschema")]
 use jsonschema::error::ValidationErrorKind;
+#[cfg(feature = "jsonschema")]
 use jsonschema::{Draft, Validator};
 use serde_json::{Map, Value};
 
@@ -15,11 +18,13 @@ use crate::i18n::Message;
 use crate::validate::ValidationError;
 
 /// The format's meta-schema (JSON Schema 2020-12), `schemas/questionnaire-format.schema.json`.
+#[cfg(feature = "jsonschema")]
 pub const META_SCHEMA: &str = include_str!("../../../schemas/questionnaire-format.schema.json");
 
 /// The widgets of the format, for messages.
 const WIDGETS: &str = "textarea, select, likert, time, geopoint, photo, note, section, repeat";
 
+#[cfg(feature = "jsonschema")]
 fn meta() -> &'static (Value, Validator) {
     static META: OnceLock<(Value, Validator)> = OnceLock::new();
     META.get_or_init(|| {
@@ -71,6 +76,24 @@ fn document_order(document: &Value, path: &str) -> Vec<usize> {
     key
 }
 
+/// Without `jsonschema` (the phone's wasm), the meta-schema pass is left to the server, which
+/// refuses a document that breaks it: the phone only receives documents it published. The
+/// semantic pass and the compact validator's compilation (which refuses any keyword it does
+/// not know) still run; only the root's shape is checked here, as the rest relies on it.
+#[cfg(not(feature = "jsonschema"))]
+fn meta_pass(document: &Value, out: &mut Vec<ValidationError>) {
+    let questions = document.get("properties").map(Value::is_object);
+    if questions != Some(true) {
+        out.push(format_error(
+            document,
+            "",
+            "not_an_object",
+            "a questionnaire is an object with its questions in `properties`",
+        ));
+    }
+}
+
+#[cfg(feature = "jsonschema")]
 fn meta_pass(document: &Value, out: &mut Vec<ValidationError>) {
     let (schema, validator) = meta();
     for error in validator.iter_errors(document) {
@@ -112,6 +135,7 @@ fn meta_pass(document: &Value, out: &mut Vec<ValidationError>) {
     }
 }
 
+#[cfg(feature = "jsonschema")]
 fn is_repeat(document: &Value, at: &str) -> bool {
     document
         .pointer(at)
@@ -121,6 +145,7 @@ fn is_repeat(document: &Value, at: &str) -> bool {
 }
 
 /// The innermost `x-code` annotation on the way to a keyword of the meta-schema.
+#[cfg(feature = "jsonschema")]
 fn annotation(schema: &'static Value, schema_path: &str) -> Option<&'static str> {
     let mut node = schema;
     let mut code = node.get("x-code").and_then(Value::as_str);
@@ -303,13 +328,9 @@ impl Cx<'_> {
         if !cond.is_object() && !cond.is_boolean() {
             return; // reported by the meta-schema
         }
-        if let Err(e) = jsonschema::options()
-            .with_draft(Draft::Draft202012)
-            .should_validate_formats(true)
-            .build(cond)
-        {
-            let path = format!("{at}{}", e.instance_path().as_str());
-            self.push(out, path, "invalid_visible_if", &e.to_string());
+        if let Err((inner, e)) = crate::schema::Compiled::new(crate::Engine::default(), cond) {
+            let path = format!("{at}{inner}");
+            self.push(out, path, "invalid_visible_if", &e);
             return;
         }
         if let Some(props) = cond.get("properties").and_then(Value::as_object) {
