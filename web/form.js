@@ -767,8 +767,10 @@ export class FillScreen {
     if (!this.saveError) return;
     const backup = el('button', { type: 'button', class: 'btn btn-secondary btn-small' }, '⬇ ', t('save_failed_backup'));
     backup.addEventListener('click', () => this.backup().catch((e) => toast(msg(e), 'error')));
+    // Short: it sits in the sticky header, above the questions still to answer.
     box.append(el('strong', {}, t(isStorageError(this.saveError) ? 'save_failed_title' : 'save_failed_other')),
-      el('p', {}, t('save_failed_help', { message: msg(this.saveError) })), backup);
+      el('p', {}, t('save_failed_help')), backup,
+      el('details', {}, el('summary', {}, t('save_failed_details')), el('p', {}, msg(this.saveError))));
   }
 
   /** Downloads this response as it is on screen; resolves to the file's name. */
