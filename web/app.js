@@ -7,8 +7,12 @@ import { t, msg, getLang, setLang, UI_LANGUAGES, formatDate, formatBytes } from 
 import { el, clear, toast } from './dom.js';
 import { FillScreen } from './form.js';
 import { loadClient, waitingClient, readEarly, painted } from './boot.js';
+import { hasIndexedDb, isStorageError, showNoStorage, estimateStorage, STORAGE_WARN_RATIO } from './safety.js';
+import { claimResponse, openElsewhere, rememberOpen, forgetOpen, rememberedOpen } from './tabs.js';
+import { modelsFor, draftLines, outboxLists } from './summary.js';
 
 const SYNC_EVERY_MS = 60_000;
+const LAST_SYNC_KEY = 'parole.last-sync';
 
 const app = {
   client: null,
@@ -20,6 +24,7 @@ const app = {
   lastSync: null,
   lastSyncMessage: '',
   storage: null,
+  listsOpen: {},
 };
 // For tests and debugging in the console.
 window.parole = app;
@@ -61,18 +66,25 @@ function registerServiceWorker() {
 }
 
 async function checkStorage() {
-  const info = { persisted: false, usage: null };
+  const info = { persisted: false, usage: null, quota: null, ratio: null };
   try {
     if (navigator.storage?.persist) {
-      info.persisted = (await navigator.storage.persisted()) || (await navigator.storage.persist());
-    }
-    if (navigator.storage?.estimate) {
-      const e = await navigator.storage.estimate();
-      info.usage = e.usage ?? null;
+      // Asked once per start (a browser may ask the interviewer); then only looked up.
+      info.persisted = await navigator.storage.persisted();
+      if (!info.persisted && !app.persistAsked) {
+        app.persistAsked = true;
+        info.persisted = await navigator.storage.persist();
+      }
     }
   } catch (e) { console.warn('storage:', e); }
+  Object.assign(info, await estimateStorage());
+  const wasFull = app.storage?.ratio >= STORAGE_WARN_RATIO;
   app.storage = info;
   if (app.screen === 'list') renderStorage();
+  // While a form is open, say it once when the storage crosses the line.
+  else if (app.screen === 'fill' && info.ratio >= STORAGE_WARN_RATIO && !wasFull) {
+    toast(t('storage_almost_full', { pct: Math.round(info.ratio * 100) }), 'error');
+  }
 }
 
 function setOnlineBadge() {
@@ -121,6 +133,10 @@ async function start() {
   renderChrome();
   const link = readEnrolCode();
   const code = link?.code || '';
+  if (!hasIndexedDb()) {
+    showNoStorage(main());
+    return;
+  }
   // The first screen is drawn from IndexedDB (web/boot.js): the enrolment screen, or the
   // list, inert until the wasm client is ready; the client and the service worker's
   // precache are fetched once it is painted, so they do not delay it.
@@ -142,6 +158,8 @@ async function start() {
   } catch (e) {
     main().inert = false;
     console.error(e);
+    // The database cannot be opened (private browsing, storage blocked): say why.
+    if (isStorageError(e)) { showNoStorage(main(), e); return; }
     clear(main());
     main().append(el('div', { class: 'card banner-error', role: 'alert' },
       el('p', {}, t('load_failed')), el('p', { class: 'small' }, msg(e))));
@@ -154,8 +172,10 @@ async function start() {
     syncNow({ quiet: true });
   });
   window.addEventListener('offline', setOnlineBadge);
-  window.addEventListener('popstate', () => {
-    if (app.screen === 'fill' && app.fill) app.fill.close();
+  window.addEventListener('popstate', async () => {
+    if (app.screen !== 'fill' || !app.fill) return;
+    // The interviewer chose to stay (a save failed): the screen keeps its history entry.
+    if (!(await app.fill.close())) window.history.pushState({ screen: 'fill' }, '');
   });
   app.enrolment = await app.client.enrolment();
   if (!app.enrolment) {
@@ -166,6 +186,26 @@ async function start() {
   if (link) toast(t('enrol_already'));
   await showList();
   startSyncLoop();
+  await reopenRemembered();
+}
+
+/** After a reload, or the system killing the tab while the camera was in front: back to the
+ * response that was open (unless another tab has it). One never answered is opened blank. */
+async function reopenRemembered() {
+  const open = rememberedOpen();
+  if (!open || app.screen !== 'list') return;
+  try {
+    const rec = (await app.client.records()).find((r) => r.response.id === open.id);
+    if (rec && (rec.state === 'draft' || rec.state === 'rejected')) {
+      if (await openRecord(rec, null, { replace: true, waitMs: 2000 })) toast(t('reopened'));
+      return;
+    }
+    if (!rec) {
+      const q = (await app.client.questionnaires()).find((x) => x.slug === open.questionnaire);
+      if (q) { await startNew(q, { replace: true }); return; }
+    }
+  } catch (e) { console.warn('reopen:', e); }
+  forgetOpen(open.id);
 }
 
 function startSyncLoop() {
@@ -238,19 +278,34 @@ function renderStorage() {
   const box = document.getElementById('storage-info');
   if (!box || !app.storage) return;
   clear(box);
-  const { usage, persisted } = app.storage;
+  const { usage, quota, ratio, persisted } = app.storage;
+  const used = usage === null ? t('storage_unknown')
+    : quota ? t('storage_quota', { used: formatBytes(usage), quota: formatBytes(quota), pct: Math.round(ratio * 100) })
+      : t('storage_used', { used: formatBytes(usage) });
   box.append(
-    el('p', {}, usage === null ? t('storage_unknown') : t('storage_used', { used: formatBytes(usage) })),
+    el('p', {}, used),
     el('p', { class: persisted ? 'ok' : 'warn' }, persisted ? `✓ ${t('storage_persistent')}` : `⚠ ${t('storage_not_persistent')}`));
+  // Well before it is full: at the top of the list, where it is seen.
+  const full = document.getElementById('storage-full');
+  if (full) {
+    clear(full);
+    full.hidden = !(ratio >= STORAGE_WARN_RATIO);
+    if (!full.hidden) full.append(el('p', {}, `⚠ ${t('storage_almost_full', { pct: Math.round(ratio * 100) })}`));
+  }
 }
 
 async function showList() {
   app.screen = 'list';
   app.fill = null;
   const client = app.client;
-  const [questionnaires, records, counts] = await Promise.all([
+  const [questionnaires, records, counts, photosWaiting, elsewhere] = await Promise.all([
     client.questionnaires(), client.records(), client.counts(),
+    client.photosToUpload().catch(() => 0), openElsewhere(),
   ]);
+  const listed = records.filter((r) => r.state === 'draft' || r.state === 'queued' || r.state === 'synced');
+  const models = await modelsFor(client, listed);
+  const draftInfo = new Map();
+  for (const r of records.filter((x) => x.state === 'draft')) draftInfo.set(r.response.id, await draftLines(client, models, r));
   if (app.screen !== 'list') return;
   const root = main();
   const scroll = window.scrollY;
@@ -274,6 +329,9 @@ async function showList() {
       count(counts.rejected, t('refused'), counts.rejected ? 'c-rejected' : '', 'rejected')),
     counts.conflict ? el('p', { class: 'warn' }, `${counts.conflict} ${t('conflicts')}`) : null,
     el('p', { class: 'sync-msg', id: 'sync-msg', 'aria-live': 'polite' }, app.lastSyncMessage || ''),
+    el('p', { class: 'small last-sync', id: 'last-sync' }, lastSyncText()),
+    photosWaiting ? el('p', { class: 'small warn', id: 'photos-waiting' }, t('photos_to_upload', { n: photosWaiting })) : null,
+    ...outboxLists(records, questionnaires, models, app.listsOpen),
     syncBtn);
   outbox.id = 'outbox';
 
@@ -319,9 +377,12 @@ async function showList() {
         await app.client.deleteDraft(r.response.id);
         await showList();
       });
+      const info = draftInfo.get(r.response.id) || {};
       return el('li', { class: 'item item-draft', 'data-id': r.response.id },
         el('div', { class: 'item-title' }, q?.title || r.response.questionnaire),
+        info.name, info.progress,
         el('div', { class: 'item-meta' }, `${t('version_n', { n: r.response.version })} · ${t('started_on', { date: formatDate(r.response.started_at) })}`),
+        elsewhere.has(r.response.id) ? el('p', { class: 'small warn' }, t('open_elsewhere_badge')) : null,
         el('div', { class: 'row' }, resume, del));
     })));
   draftsCard.id = 'drafts';
@@ -348,7 +409,11 @@ async function showList() {
       app.enrolment?.device_name ? t('device', { name: app.enrolment.device_name }) : '',
       app.wasm?.version ? ` · ${t('app_version', { v: app.wasm.version() })}` : ''));
 
-  root.append(outbox, ...[refusedCard, conflictCard, drafts.length ? draftsCard : null].filter(Boolean), qCard, storageCard);
+  const storageFull = el('div', { class: 'card alert-card', id: 'storage-full', role: 'alert', hidden: true });
+  const refusedHere = el('div', { class: 'card alert-card', id: 'open-refused', role: 'alert', hidden: !app.refusedMessage },
+    app.refusedMessage ? el('p', {}, app.refusedMessage) : null);
+  app.refusedMessage = null;
+  root.append(refusedHere, storageFull, outbox, ...[refusedCard, conflictCard, drafts.length ? draftsCard : null].filter(Boolean), qCard, storageCard);
   renderStorage();
   window.scrollTo(0, scroll);
   if (focusKey) root.querySelector(`[data-focus="${CSS.escape(focusKey)}"]`)?.focus({ preventScroll: true });
@@ -361,17 +426,45 @@ function focusMain() {
   if (!a || a === document.body || !a.isConnected) main().focus({ preventScroll: true });
 }
 
-async function startNew(q) {
+/** Opens a blank response. It is saved as a draft at its first answer: opening a form and
+ * leaving it leaves nothing behind. */
+async function startNew(q, opts = {}) {
   const response = await app.client.newDraft(q.slug, q.version);
-  await app.client.saveDraft(response);
-  await openRecord({ response, state: 'draft', errors: [] }, q);
+  await openRecord({ response, state: 'draft', errors: [] }, q, opts);
 }
 
-async function openRecord(record, known) {
-  const { questionnaire, version } = record.response;
-  const q = known && known.version === version ? known : await app.client.questionnaire(questionnaire, version);
+/** Opens a response on the fill screen, if no other tab has it open. Resolves true once
+ * open; false (the list says why) when another tab holds it. */
+async function openRecord(record, known, { replace = false, waitMs } = {}) {
+  const { id, questionnaire, version } = record.response;
+  const release = await claimResponse(id, { waitMs });
+  if (!release) {
+    app.refusedMessage = t('open_elsewhere');
+    await showList();
+    focusMain();
+    return false;
+  }
+  let q;
+  try {
+    // What is stored now, not what the list showed: another tab may have changed it since.
+    const stored = (await app.client.records()).find((r) => r.response.id === id);
+    if (stored && stored.state !== 'draft' && stored.state !== 'rejected') {
+      release();
+      await showList();
+      return false;
+    }
+    if (stored) record = stored;
+    q = known && known.version === version ? known : await app.client.questionnaire(questionnaire, version);
+  } catch (e) {
+    release();
+    throw e;
+  }
   app.screen = 'fill';
-  window.history.pushState({ screen: 'fill' }, '');
+  rememberOpen({ id, questionnaire, version });
+  // A reopened response takes over the history entry the reload kept.
+  if (replace && window.history.state?.screen === 'fill') window.history.replaceState({ screen: 'fill' }, '');
+  else window.history.pushState({ screen: 'fill' }, '');
+  checkStorage();
   const fill = new FillScreen({
     client: app.client,
     record,
@@ -379,6 +472,8 @@ async function openRecord(record, known) {
     onClose: async (message, opts = {}) => {
       if (app.fill !== fill) return;
       app.fill = null;
+      forgetOpen(id);
+      release();
       if (window.history.state?.screen === 'fill') window.history.back();
       await showList();
       window.scrollTo(0, 0);
@@ -392,6 +487,15 @@ async function openRecord(record, known) {
   window.scrollTo(0, 0);
   await fill.mount(main());
   main().querySelector('.fill-title')?.focus?.();
+  return true;
+}
+
+function lastSyncText() {
+  let at = app.lastSync;
+  if (!at) {
+    try { at = localStorage.getItem(LAST_SYNC_KEY); } catch (_) { at = null; }
+  }
+  return at ? t('last_sync', { time: formatDate(at instanceof Date ? at.toISOString() : at) }) : t('never_synced');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,7 +517,10 @@ async function syncNow({ quiet }) {
         await app.client.pull();
       } catch (e) { console.warn('pull:', e); }
       report = await app.client.sync();
-      app.lastSync = new Date();
+      if (!report.error) {
+        app.lastSync = new Date();
+        try { localStorage.setItem(LAST_SYNC_KEY, app.lastSync.toISOString()); } catch (_) { /* blocked */ }
+      }
       if (report.error) {
         app.lastSyncMessage = t('sync_error', { message: msg(report.error) });
       } else if (!report.sent && !report.photos_sent) {
@@ -444,6 +551,7 @@ async function syncNow({ quiet }) {
       }
     }
     await refreshList();
+    checkStorage(); // every minute: the warning comes well before the storage is full
     return report;
   })();
   return app.syncing;

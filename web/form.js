@@ -8,6 +8,7 @@ import { el, clear, toast } from './dom.js';
 import { renderGeopoint } from './geo.js';
 import { Pager, layoutOf } from './pages.js';
 import { UndoNotice } from './undo.js';
+import { isStorageError, downloadResponseBackup, askBeforeLeaving } from './safety.js';
 
 // ---------------------------------------------------------------------------------------------
 // JSON pointers
@@ -95,7 +96,7 @@ function direction(code) {
 const choiceLabel = (c, lang) => c.i18n?.[lang] ?? c.title ?? String(c.value);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
-const LEAF_KINDS = new Set([
+export const LEAF_KINDS = new Set([
   'short_text', 'long_text', 'integer', 'number', 'boolean', 'single_choice',
   'multiple_choice', 'likert', 'date', 'time', 'date_time', 'geopoint', 'photo',
 ]);
@@ -205,6 +206,8 @@ export class FillScreen {
     this.progressBar = el('div', { class: 'progress-bar', role: 'progressbar', 'aria-valuemin': '0' },
       el('div', { class: 'progress-fill' }));
     this.saveStatus = el('span', { class: 'save-status', 'aria-live': 'polite' });
+    // A failed save is an error, not a line in the "saved" slot.
+    this.saveAlert = el('div', { class: 'banner save-alert', role: 'alert', hidden: true });
     const langs = this.model.languages || ['fr'];
     let langPicker = null;
     if (langs.length > 1) {
@@ -226,7 +229,9 @@ export class FillScreen {
     const title = this.model.i18n?.[lang]?.title ?? this.model.title ?? this.q.title;
     const head = el('header', { class: 'fill-head' },
       el('div', { class: 'fill-bar' }, back, el('span', { class: 'fill-version' }, t('version_n', { n: this.q.version })), langPicker),
-      el('div', { class: 'fill-progress' }, this.progressBar, el('div', { class: 'progress-row' }, this.progressText, this.saveStatus)));
+      el('div', { class: 'fill-progress' }, this.progressBar, el('div', { class: 'progress-row' }, this.progressText, this.saveStatus)),
+      this.saveAlert);
+    this.renderSaveAlert();
     // The questionnaire's own text is in its language, read and laid out as such (Arabic
     // right to left); the app's words around it stay in the app's language.
     const content = { lang, dir: direction(lang) };
@@ -511,6 +516,7 @@ export class FillScreen {
     w.controls = [input];
     const thumb = el('img', { class: 'thumb', alt: t('photo_alt'), hidden: true });
     const status = el('p', { class: 'photo-status', role: 'status' });
+    const failed = el('p', { class: 'photo-error', role: 'alert' });
     const clearBtn = el('button', { type: 'button', class: 'btn-link', hidden: true }, t('clear'));
     let url = null;
     let shown = null;
@@ -537,8 +543,11 @@ export class FillScreen {
       const file = input.files?.[0];
       if (!file) return;
       status.textContent = t('photo_busy');
+      failed.textContent = '';
+      let stage = 'read';
       try {
         const { blob, bytes, mime } = await downscale(file);
+        stage = 'store';
         const ref = await this.client.putPhoto(bytes, mime);
         shown = ref;
         thumb.dataset.ref = ref;
@@ -549,14 +558,16 @@ export class FillScreen {
         this.change(ptr, ref, true);
       } catch (e) {
         console.error(e);
-        status.textContent = t('photo_failed');
+        status.textContent = '';
+        // An image the phone cannot read is not a photo the phone cannot keep.
+        failed.textContent = stage === 'read' ? t('photo_failed') : t('photo_store_failed', { message: msg(e) });
       } finally {
         input.value = '';
       }
     });
     clearBtn.addEventListener('click', () => { w.set(undefined); this.change(ptr, undefined, true); });
     w.el = el('div', { class: 'q q-photo' }, el('label', { for: id, class: 'q-title' }, title, req), helpEl,
-      input, el('div', { class: 'row' }, btn, clearBtn), status, thumb, w.errEl);
+      input, el('div', { class: 'row' }, btn, clearBtn), status, failed, thumb, w.errEl);
     return this.register(w);
   }
 
@@ -653,10 +664,7 @@ export class FillScreen {
       await this.refresh(opts);
     });
     this.pending = run;
-    this.queue = run.catch((e) => {
-      console.error(e);
-      this.saveStatus.textContent = t('save_failed', { message: msg(e) });
-    });
+    this.queue = run.catch((e) => this.saveFailed(e));
     return run;
   }
 
@@ -677,10 +685,17 @@ export class FillScreen {
       if (!this.applyVisibility(visible, dropped)) break;
       save = true;
     }
-    if (save && this.editingDraft && !this.closed) {
+    // A draft, and the correction of a refused response, are saved as they are typed.
+    if (save && (this.editingDraft || this.state === 'rejected') && !this.closed) {
       this.response.answers = this.answers;
-      await this.client.saveDraft(this.response);
-      this.saveStatus.textContent = `✓ ${t('saved')}`;
+      try {
+        if (this.editingDraft) await this.client.saveDraft(this.response);
+        else await this.client.saveCorrection(this.response);
+        this.saveStatus.textContent = `✓ ${t('saved')}`;
+        if (this.saveError) { this.saveError = null; this.renderSaveAlert(); }
+      } catch (e) {
+        this.saveFailed(e);
+      }
     }
     this.errors = await this.client.validate(slug, version, this.answers);
     this.renderErrors();
@@ -731,6 +746,37 @@ export class FillScreen {
       }
     }
     return any;
+  }
+
+  /** The last save failed: the answers on screen are not on the phone. Said as an error,
+   * with a way to take them away in a backup file. */
+  saveFailed(e) {
+    console.error(e);
+    this.saveError = e;
+    this.saveStatus.textContent = '';
+    this.renderSaveAlert();
+  }
+
+  renderSaveAlert() {
+    const box = this.saveAlert;
+    clear(box);
+    box.hidden = !this.saveError;
+    if (!this.saveError) return;
+    const backup = el('button', { type: 'button', class: 'btn btn-secondary btn-small' }, '⬇ ', t('save_failed_backup'));
+    backup.addEventListener('click', () => this.backup().catch((e) => toast(msg(e), 'error')));
+    // Short: it sits in the sticky header, above the questions still to answer.
+    box.append(el('strong', {}, t(isStorageError(this.saveError) ? 'save_failed_title' : 'save_failed_other')),
+      el('p', {}, t('save_failed_help')), backup,
+      el('details', {}, el('summary', {}, t('save_failed_details')), el('p', {}, msg(this.saveError))));
+  }
+
+  /** Downloads this response as it is on screen; resolves to the file's name. */
+  async backup() {
+    const file = await downloadResponseBackup(this.client, {
+      response: { ...this.response, answers: this.answers }, state: this.state, errors: this.serverErrors,
+    });
+    toast(t('backup_done', { file }));
+    return file;
   }
 
   isTouched(path) {
@@ -844,6 +890,7 @@ export class FillScreen {
       }
     } catch (e) {
       console.error(e);
+      if (isStorageError(e)) this.saveFailed(e);
       toast(t('save_failed', { message: msg(e) }), 'error');
     } finally {
       this.finishBtn.disabled = false;
@@ -851,9 +898,20 @@ export class FillScreen {
     }
   }
 
+  /** Leaves the screen after the last save; when it failed, asks first (stay, download a
+   * backup, or leave). Resolves true once left. */
   async close() {
-    await this.flush();
+    try {
+      await this.flush();
+    } catch (e) {
+      this.saveFailed(e);
+    }
+    if (this.saveError && !(await askBeforeLeaving(() => this.backup()))) {
+      this.schedule(); // staying: try to save again
+      return false;
+    }
     this.destroy();
     this.onClose();
+    return true;
   }
 }

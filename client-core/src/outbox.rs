@@ -14,7 +14,7 @@
 //!                                             │  ▲
 //!                          receipt rejected ──┘  └── requeue (corrected, valid)
 //!                                   ▼
-//!                               Rejected          receipt conflict ──► Conflict (kept, never resent)
+//!                               Rejected ◄── save_correction (as typed)          receipt conflict ──► Conflict (kept, never resent)
 //! ```
 //!
 //! Records are never deleted by the outbox; a synced record stays as the device's own copy.
@@ -293,6 +293,21 @@ impl<S: Storage> Outbox<S> {
             return Err(OutboxError::Invalid(errors));
         }
         self.write(corrected, State::Queued, Vec::new(), None).await
+    }
+
+    /// Saves a correction in progress to a rejected response, as it is typed: the record
+    /// stays rejected, with the server's errors, until [`Self::requeue`]. Not validated (a
+    /// correction is unfinished until then); refused for any other state.
+    pub async fn save_correction(&self, response: Response) -> Result<OutboxRecord, OutboxError> {
+        let existing = self.require(response.id).await?;
+        if existing.state != State::Rejected {
+            return Err(OutboxError::WrongState {
+                id: response.id,
+                state: existing.state,
+            });
+        }
+        self.write(response, State::Rejected, existing.errors, None)
+            .await
     }
 
     /// Records the server's receipt: it holds this response with `hash`, which must be the

@@ -158,6 +158,42 @@ async fn a_rejected_response_keeps_its_errors_and_can_be_requeued_corrected() {
 }
 
 #[tokio::test]
+async fn a_correction_is_saved_as_typed_and_the_response_stays_rejected_until_requeued() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let rec = outbox
+        .queue(response(json!({"age": 1})), &questionnaire())
+        .await
+        .unwrap();
+    let id = rec.response.id;
+    // Not rejected yet: a queued response is not a correction.
+    assert!(matches!(
+        outbox.save_correction(rec.response.clone()).await,
+        Err(OutboxError::WrongState { .. })
+    ));
+    let err = parole_client::ValidationError {
+        path: "/age".into(),
+        code: "minimum".into(),
+        message: parole_client::i18n::Message::new("trop jeune", "too young"),
+    };
+    outbox.mark_rejected(id, vec![err.clone()]).await.unwrap();
+    // Half-typed (invalid) corrections are kept, still rejected, with the server's errors.
+    let mut typing = rec.response.clone();
+    typing.answers = json!({"age": "1"});
+    outbox.save_correction(typing.clone()).await.unwrap();
+    let got = open(dir.path()).get(id).await.unwrap().unwrap();
+    assert_eq!(got.response.answers, json!({"age": "1"}));
+    assert_eq!((got.state, got.errors), (State::Rejected, vec![err]));
+    assert!(outbox.queued().await.unwrap().is_empty());
+    typing.answers = json!({"age": 18});
+    outbox.save_correction(typing.clone()).await.unwrap();
+    let back = outbox.requeue(id, typing, &questionnaire()).await.unwrap();
+    assert_eq!(back.state, State::Queued);
+    // Once requeued, it is no longer a correction.
+    assert!(outbox.save_correction(back.response).await.is_err());
+}
+
+#[tokio::test]
 async fn queued_lists_in_id_order() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = open(dir.path());

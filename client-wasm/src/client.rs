@@ -389,6 +389,41 @@ impl ParoleClient {
         })
     }
 
+    /// Saves the correction being typed to a refused response (same id), as a draft is
+    /// saved: it stays refused, with the server's reasons, until `resubmit`. Refused for a
+    /// response in any other state (`wrong_state`).
+    #[wasm_bindgen(js_name = saveCorrection, unchecked_return_type = "Promise<void>")]
+    pub fn save_correction(&self, response: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let response = from_js::<Response>("response", &response);
+        promise(async move {
+            let response = response?;
+            let _pass = inner.gate.enter().await;
+            inner.outbox().save_correction(response).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// How many photos the queued responses name that are not uploaded yet (held on this
+    /// device and not known to be on the server).
+    #[wasm_bindgen(js_name = photosToUpload, unchecked_return_type = "Promise<number>")]
+    pub fn photos_to_upload(&self) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let mut refs = BTreeSet::new();
+            for rec in inner.outbox().queued().await? {
+                collect_photo_refs(&rec.response.answers, &mut refs);
+            }
+            let mut n = 0u32;
+            for reference in refs.into_iter().filter(|r| is_photo_ref(r)) {
+                if let Some(photo) = inner.storage.get_photo(&reference).await? {
+                    n += u32::from(!photo.uploaded);
+                }
+            }
+            Ok(JsValue::from(n))
+        })
+    }
+
     /// Stores a photo; returns its reference `sha256:<hex>`.
     #[wasm_bindgen(js_name = putPhoto, unchecked_return_type = "Promise<string>")]
     pub fn put_photo(
