@@ -22,6 +22,7 @@ const SHELL = [
   'dom.js',
   'i18n.js',
   'photo.js',
+  'backup.js',
   'style.css',
   'manifest.webmanifest',
   'icons/icon.svg',
