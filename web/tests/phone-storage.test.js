@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startServer, adminApi, appOrigin, launchPhone, tinyPng, SHOTS,
+  startServer, adminApi, appOrigin, launchPhone, tinyPng, SHOTS, axeViolations, formatViolations,
 } from './helpers.js';
 
 const SLUG = 'petite-enquete';
@@ -175,6 +175,8 @@ describe('the phone\'s storage', { timeout: 4 * T }, () => {
       const banner = page.locator('#outbox [role="alert"]', { hasText: 'n’est plus autorisé' });
       await banner.waitFor();
       await banner.getByRole('button', { name: 'Réinscrire ce téléphone' }).waitFor();
+      const listViolations = await axeViolations(page, 'list, token refused');
+      assert.deepEqual(listViolations, [], formatViolations(listViolations));
       assert.equal((await counts(page)).queued, 1, 'the response is still waiting');
       assert.equal((await readIdb(page)).photos.length, 1, 'and its photo');
       assert.deepEqual(await onServer([id]), [[]]);
@@ -184,6 +186,8 @@ describe('the phone\'s storage', { timeout: 4 * T }, () => {
       const page2 = await openWithCode(context, await newCode(interviewer));
       await page2.getByRole('heading', { name: 'Réinscrire ce téléphone' }).waitFor();
       assert.equal(await page2.getByLabel('Nom de ce téléphone').inputValue(), before.device_name);
+      const formViolations = await axeViolations(page2, 're-enrolment');
+      assert.deepEqual(formViolations, [], formatViolations(formViolations));
       await page2.getByRole('button', { name: 'Réinscrire ce téléphone' }).click();
       await countShown(page2, 'synced', 1);
       await countShown(page2, 'queued', 0);
