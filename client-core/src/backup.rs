@@ -237,19 +237,23 @@ pub struct BackupPhotoView<'a> {
 impl<'a> BackupView<'a> {
     /// Reads a backup file's bytes (checks its `format` first, as [`Backup::parse`]).
     pub fn parse(bytes: &'a [u8]) -> Result<Self, BackupError> {
+        // Read as text, as every other JSON of the phone is: one copy of serde_json's reader
+        // in the wasm module, not two.
+        let text =
+            std::str::from_utf8(bytes).map_err(|e| BackupError::Unreadable(e.to_string()))?;
         #[derive(Deserialize)]
         struct Format<'b> {
             #[serde(borrow)]
             format: Option<Cow<'b, str>>,
         }
         let format: Format =
-            serde_json::from_slice(bytes).map_err(|e| BackupError::Unreadable(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| BackupError::Unreadable(e.to_string()))?;
         match format.format.as_deref() {
             Some(BACKUP_FORMAT) => {}
             Some(other) => return Err(BackupError::Format(other.to_string())),
             None => return Err(BackupError::Unreadable("no `format`".into())),
         }
-        serde_json::from_slice(bytes).map_err(|e| BackupError::Unreadable(e.to_string()))
+        serde_json::from_str(text).map_err(|e| BackupError::Unreadable(e.to_string()))
     }
 }
 
@@ -497,6 +501,10 @@ mod tests {
         let err = BackupView::parse(br#"{"format": "autre/2", "responses": []}"#).unwrap_err();
         assert!(err.to_string().contains("autre/2"), "{err}");
         assert!(BackupView::parse(b"<html>").is_err());
+        assert!(
+            BackupView::parse(b"{\"format\": \"\xff\"}").is_err(),
+            "not UTF-8"
+        );
         assert!(BackupView::parse(br#"{"responses": []}"#).is_err());
     }
 
