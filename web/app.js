@@ -10,6 +10,7 @@ import { loadClient, waitingClient, readEarly, painted } from './boot.js';
 import { hasIndexedDb, isStorageError, showNoStorage, estimateStorage, STORAGE_WARN_RATIO } from './safety.js';
 import { claimResponse, openElsewhere, rememberOpen, forgetOpen, rememberedOpen } from './tabs.js';
 import { modelsFor, draftLines, outboxLists } from './summary.js';
+import { downloadBackup as saveBackup, restoreControl } from './backup.js';
 
 const SYNC_EVERY_MS = 60_000;
 const LAST_SYNC_KEY = 'parole.last-sync';
@@ -177,16 +178,25 @@ async function start() {
     // The interviewer chose to stay (a save failed): the screen keeps its history entry.
     if (!(await app.fill.close())) window.history.pushState({ screen: 'fill' }, '');
   });
+  // An enrolment link opened in a running app (a new code after a revocation).
+  window.addEventListener('hashchange', async () => {
+    const again = readEnrolCode();
+    if (!again) return;
+    if (app.fill) { await app.fill.flush(); app.fill = null; }
+    showEnrol({ code: again.code || '', auto: !app.enrolment && !!again.code, malformed: !!again.malformed, reenrol: !!app.enrolment, fromLink: true });
+  });
   app.enrolment = await app.client.enrolment();
   if (!app.enrolment) {
     if (app.screen !== 'enrol') showEnrol({ code, auto: !!code, malformed: !!link?.malformed });
     return;
   }
-  if (app.screen === 'list' && !early?.records) return; // enrolled while the client loaded
-  if (link) toast(t('enrol_already'));
-  await showList();
+  if (app.screen === 'list' && !early?.records && !link) return; // enrolled while the client loaded
+  // Enrolled already: a link is a new enrolment (the token was revoked, the phone changes
+  // hands), confirmed with one tap; the outbox is kept.
+  if (link) showEnrol({ code, malformed: !!link.malformed, reenrol: true, fromLink: true });
+  else await showList();
   startSyncLoop();
-  await reopenRemembered();
+  if (!link) await reopenRemembered();
 }
 
 /** After a reload, or the system killing the tab while the camera was in front: back to the
@@ -217,24 +227,32 @@ function startSyncLoop() {
 // ---------------------------------------------------------------------------------------------
 // Enrolment
 
-function showEnrol({ code = '', auto = false, keep = false, malformed = false } = {}) {
+/** The enrolment screen; `reenrol`: this phone is enrolled already (its token refused, or a
+ * new link opened) and gets a new device token, keeping its outbox and photos. */
+function showEnrol({ code = '', auto = false, keep = false, malformed = false, reenrol = false, fromLink = false } = {}) {
   app.screen = 'enrol';
   const root = main();
+  if (keep) ({ reenrol, fromLink } = app.enrolScreen || {});
+  app.enrolScreen = { reenrol, fromLink };
   const prevCode = keep ? root.querySelector('#enrol-code')?.value : code;
-  const prevName = keep ? root.querySelector('#enrol-name')?.value : null;
+  const prevName = keep ? root.querySelector('#enrol-name')?.value : (reenrol ? app.enrolment?.device_name : null);
   clear(root);
   const codeInput = el('input', { id: 'enrol-code', class: 'input input-code', type: 'text', autocomplete: 'one-time-code', autocapitalize: 'characters', spellcheck: 'false', 'aria-describedby': 'enrol-error' });
   codeInput.value = prevCode || '';
   const nameInput = el('input', { id: 'enrol-name', class: 'input', type: 'text', autocomplete: 'off', maxlength: '80' });
   nameInput.value = prevName || t('enrol_device_default');
   const error = el('div', { id: 'enrol-error', class: 'q-error', role: 'alert' });
-  const submit = el('button', { type: 'submit', class: 'btn btn-primary' }, t('enrol_submit'));
+  const submit = el('button', { type: 'submit', class: 'btn btn-primary' }, t(reenrol ? 'reenrol' : 'enrol_submit'));
+  const cancel = reenrol ? el('button', { type: 'button', class: 'btn btn-ghost' }, t('reenrol_cancel')) : null;
+  cancel?.addEventListener('click', async () => { await showList(); focusMain(); });
   const form = el('form', { class: 'card enrol', novalidate: true },
-    el('h1', {}, t('enrol_title')),
-    el('p', {}, t('enrol_intro')),
+    el('h1', {}, t(reenrol ? 'reenrol' : 'enrol_title')),
+    reenrol && fromLink ? el('p', { class: 'warn' }, t('reenrol_link')) : null,
+    el('p', {}, t(reenrol ? 'reenrol_intro' : 'enrol_intro')),
+    reenrol ? el('p', { class: 'small' }, t('reenrol_same_person')) : null,
     el('div', { class: 'q' }, el('label', { for: 'enrol-code', class: 'q-title' }, t('enrol_code')), codeInput),
     el('div', { class: 'q' }, el('label', { for: 'enrol-name', class: 'q-title' }, t('enrol_device')), nameInput),
-    error, submit);
+    error, el('div', { class: 'row' }, submit, cancel));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clear(error);
@@ -245,7 +263,8 @@ function showEnrol({ code = '', auto = false, keep = false, malformed = false } 
     try {
       await app.client.enrol(c, nameInput.value.trim() || t('enrol_device_default'));
       app.enrolment = await app.client.enrolment();
-      toast(t('enrol_done'));
+      app.tokenRefused = false;
+      toast(t(reenrol ? 'reenrol_done' : 'enrol_done'));
       app.lastSyncMessage = '';
       await syncNow({ quiet: true });
       await showList();
@@ -322,7 +341,15 @@ async function showList() {
   if (app.syncing) { syncBtn.setAttribute('aria-disabled', 'true'); syncBtn.textContent = t('syncing'); }
   const count = (n, label, cls, key) => el('div', { class: `count ${cls}`, 'data-count': key },
     el('span', { class: 'count-n' }, String(n)), el('span', { class: 'count-label' }, label));
+  // The token is refused (the device was revoked): the way out keeps the outbox.
+  let refusedToken = null;
+  if (app.tokenRefused) {
+    const again = el('button', { type: 'button', class: 'btn btn-primary', id: 'reenrol-now', 'data-focus': 'reenrol-now' }, t('reenrol'));
+    again.addEventListener('click', () => showEnrol({ reenrol: true }));
+    refusedToken = el('div', { class: 'banner banner-error', role: 'alert' }, el('p', {}, t('reenrol_needed')), again);
+  }
   const outbox = section(t('outbox'),
+    refusedToken,
     el('div', { class: 'counts' },
       count(counts.queued, t('to_send'), 'c-queued', 'queued'),
       count(counts.synced, t('sent'), 'c-synced', 'synced'),
@@ -403,8 +430,12 @@ async function showList() {
   // Storage and backup
   const backupBtn = el('button', { type: 'button', class: 'btn btn-secondary', id: 'backup-btn', 'data-focus': 'backup' }, '⬇ ', t('backup'));
   backupBtn.addEventListener('click', downloadBackup);
+  const reenrolBtn = el('button', { type: 'button', class: 'btn btn-ghost', id: 'reenrol-btn', 'data-focus': 'reenrol' }, t('reenrol'));
+  reenrolBtn.addEventListener('click', () => showEnrol({ reenrol: true }));
   const storageCard = section(t('storage'), el('div', { id: 'storage-info' }),
     el('p', { class: 'small' }, t('backup_help')), backupBtn,
+    restoreControl(client, () => syncNow({ quiet: false })),
+    reenrolBtn,
     el('p', { class: 'small muted' },
       app.enrolment?.device_name ? t('device', { name: app.enrolment.device_name }) : '',
       app.wasm?.version ? ` · ${t('app_version', { v: app.wasm.version() })}` : ''));
@@ -517,6 +548,7 @@ async function syncNow({ quiet }) {
         await app.client.pull();
       } catch (e) { console.warn('pull:', e); }
       report = await app.client.sync();
+      app.tokenRefused = report.error?.code === 'unauthorized';
       if (!report.error) {
         app.lastSync = new Date();
         try { localStorage.setItem(LAST_SYNC_KEY, app.lastSync.toISOString()); } catch (_) { /* blocked */ }
@@ -562,21 +594,7 @@ async function refreshList() {
 }
 
 async function downloadBackup() {
-  try {
-    const text = await app.client.backup();
-    const d = new Date();
-    const pad = (n) => String(n).padStart(2, '0');
-    const file = `parole-sauvegarde-${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}.json`;
-    const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
-    const a = el('a', { href: url, download: file, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    toast(t('backup_done', { file }));
-  } catch (e) {
-    toast(msg(e), 'error');
-  }
+  await saveBackup(app.client);
 }
 
 app.syncNow = syncNow;

@@ -29,6 +29,7 @@ const SHELL = [
   'safety.js',
   'summary.js',
   'tabs.js',
+  'backup.js',
   'style.css',
   'manifest.webmanifest',
   'icons/icon.svg',

@@ -9,6 +9,7 @@
 //! - [`response`]: a response, its identity and its content hash.
 //! - [`api`]: the HTTP API v1's wire types, used by the server and the clients alike.
 //! - [`outbox`]: the offline queue, behind the [`outbox::Storage`] trait.
+//! - [`retention`]: what a device keeps (a sent response's answers and photos are erased).
 //! - [`sync`]: the sync engine, behind the [`sync::Transport`] trait. It never touches the
 //!   network itself.
 //!
@@ -27,6 +28,7 @@ pub mod i18n;
 pub mod outbox;
 pub mod questionnaire;
 pub mod response;
+pub mod retention;
 pub mod schema;
 pub mod sync;
 pub mod validate;

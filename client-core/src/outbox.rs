@@ -17,7 +17,9 @@
 //!                               Rejected ◄── save_correction (as typed)          receipt conflict ──► Conflict (kept, never resent)
 //! ```
 //!
-//! Records are never deleted by the outbox; a synced record stays as the device's own copy.
+//! Records are never deleted by the outbox (only a draft, by the interviewer); a synced record
+//! stays as the device's trace of what it sent, its answers erased
+//! ([`retention`](crate::retention)).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,7 @@ use serde_json::Value;
 use crate::i18n::Message;
 use crate::questionnaire::Questionnaire;
 use crate::response::{ContentHash, Response, ResponseId};
+use crate::retention::{erased, needs_erasure};
 use crate::validate::ValidationError;
 
 /// Where a response stands.
@@ -311,21 +314,39 @@ impl<S: Storage> Outbox<S> {
     }
 
     /// Records the server's receipt: it holds this response with `hash`, which must be the
-    /// stored response's own content hash.
+    /// stored response's own content hash. The record is written back
+    /// [erased](crate::retention::erased): its answers and location are gone from the
+    /// device, its id, questionnaire and times stay, and `server_hash` keeps the receipt's
+    /// hash.
     pub async fn mark_synced(
         &self,
         id: ResponseId,
         hash: ContentHash,
     ) -> Result<OutboxRecord, OutboxError> {
         let rec = self.require(id).await?;
+        if rec.state == State::Synced && rec.server_hash.as_ref() == Some(&hash) {
+            return Ok(rec);
+        }
         if rec.response.content_hash() != hash {
             return Err(OutboxError::HashMismatch(id));
         }
-        if rec.state == State::Synced {
-            return Ok(rec);
-        }
-        self.write(rec.response, State::Synced, Vec::new(), Some(hash))
+        self.write(erased(rec.response), State::Synced, Vec::new(), Some(hash))
             .await
+    }
+
+    /// Erases the answers of every sent record that still holds some (kept by an earlier
+    /// version of the app); returns how many were erased.
+    pub async fn erase_synced(&self) -> Result<usize, OutboxError> {
+        let mut n = 0;
+        for rec in self.storage.list().await? {
+            if needs_erasure(&rec) {
+                let hash = rec.server_hash.clone();
+                self.write(erased(rec.response), State::Synced, Vec::new(), hash)
+                    .await?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Records the server's refusal, with its errors. The response waits for a correction.
@@ -354,9 +375,19 @@ impl<S: Storage> Outbox<S> {
     /// queued, a draft a draft, a refused one keeps its errors), unless this outbox already
     /// holds that id: then nothing changes and `false` is returned. Its content (and so its
     /// hash) is untouched, so sending it again is a harmless duplicate on the server.
-    /// A synced record is taken in as queued: only a receipt proves it arrived.
+    /// A synced record is taken in as queued: only a receipt proves it arrived; one whose
+    /// answers were erased after its receipt (its content no longer has the receipt's hash)
+    /// is left out (`false`): it is on the server, and there is nothing to send.
     pub async fn import(&self, record: OutboxRecord) -> Result<bool, OutboxError> {
         if self.storage.get(record.response.id).await?.is_some() {
+            return Ok(false);
+        }
+        if record.state == State::Synced
+            && record
+                .server_hash
+                .as_ref()
+                .is_some_and(|h| *h != record.response.content_hash())
+        {
             return Ok(false);
         }
         let state = match record.state {
@@ -462,6 +493,86 @@ impl Storage for MemoryStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        // MemoryStorage never waits: one poll finishes every future here.
+        let mut f = std::pin::pin!(f);
+        let waker = std::task::Waker::noop();
+        match f.as_mut().poll(&mut std::task::Context::from_waker(waker)) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("MemoryStorage does not wait"),
+        }
+    }
+
+    fn queued(answers: Value) -> OutboxRecord {
+        OutboxRecord {
+            response: Response {
+                id: ResponseId::new(),
+                questionnaire: "q".into(),
+                version: 1,
+                answers,
+                started_at: "2025-03-14T18:30:00+01:00".into(),
+                completed_at: "2025-03-14T18:40:00+01:00".into(),
+                device_id: None,
+                location: Some(crate::response::Location {
+                    lat: 47.2,
+                    lon: -1.5,
+                    accuracy_m: Some(12.0),
+                }),
+            },
+            state: State::Queued,
+            errors: vec![],
+            server_hash: None,
+            updated_at: now(),
+        }
+    }
+
+    #[test]
+    fn a_receipt_erases_the_answers_and_keeps_what_the_sent_list_shows() {
+        let outbox = Outbox::new(MemoryStorage::default());
+        let rec = queued(serde_json::json!({"prenom": "Awa", "telephone": "06 12"}));
+        let id = rec.response.id;
+        let hash = rec.response.content_hash();
+        block_on(outbox.storage().put(&rec)).unwrap();
+        let synced = block_on(outbox.mark_synced(id, hash.clone())).unwrap();
+        let stored = block_on(outbox.get(id)).unwrap().unwrap();
+        assert_eq!(stored, synced);
+        assert_eq!(stored.state, State::Synced);
+        assert_eq!(stored.response.answers, serde_json::json!({}));
+        assert_eq!(stored.response.location, None);
+        assert_eq!(stored.response.questionnaire, "q");
+        assert_eq!(stored.response.completed_at, rec.response.completed_at);
+        assert_eq!(stored.server_hash, Some(hash.clone()));
+        // A second receipt for it (a retried push) is still recognised.
+        assert_eq!(block_on(outbox.mark_synced(id, hash)).unwrap(), stored);
+        // A backup made before the receipt brings it back: nothing changes, nothing to send.
+        assert!(!block_on(outbox.import(rec)).unwrap());
+        assert_eq!(block_on(outbox.counts()).unwrap().queued, 0);
+    }
+
+    #[test]
+    fn sent_records_kept_whole_by_an_earlier_version_are_erased_once() {
+        let outbox = Outbox::new(MemoryStorage::default());
+        let mut old = queued(serde_json::json!({"prenom": "Awa"}));
+        old.state = State::Synced;
+        old.server_hash = Some(old.response.content_hash());
+        let unsent = queued(serde_json::json!({"prenom": "Lou"}));
+        block_on(outbox.storage().put(&old)).unwrap();
+        block_on(outbox.storage().put(&unsent)).unwrap();
+        assert_eq!(block_on(outbox.erase_synced()).unwrap(), 1);
+        assert_eq!(block_on(outbox.erase_synced()).unwrap(), 0);
+        let after = block_on(outbox.get(old.response.id)).unwrap().unwrap();
+        assert_eq!(after.response.answers, serde_json::json!({}));
+        assert_eq!(after.server_hash, old.server_hash);
+        let kept = block_on(outbox.get(unsent.response.id)).unwrap().unwrap();
+        assert_eq!(kept, unsent, "an unsent response is untouched");
+        // An erased sent record from another device's backup is not taken in as queued.
+        let other = Outbox::new(MemoryStorage::default());
+        assert!(!block_on(other.import(after)).unwrap());
+        // A sent one still whole is (only a receipt proves it arrived here too).
+        assert!(block_on(other.import(old)).unwrap());
+        assert_eq!(block_on(other.counts()).unwrap().queued, 1);
+    }
 
     #[test]
     fn each_message_is_its_display_in_one_language() {

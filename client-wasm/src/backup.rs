@@ -25,6 +25,8 @@ pub struct SyncOutcome {
     pub photos_missing: usize,
     /// Photos the server refused (e.g. 413, too large); their responses are sent anyway.
     pub photos_failed: usize,
+    /// Photos removed from the phone after this sync: sent, or named by nothing unsent.
+    pub photos_removed: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ClientError>,
 }

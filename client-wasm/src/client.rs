@@ -32,7 +32,8 @@ use crate::error::ClientError;
 use crate::fetch::{self, base, Body, FetchTransport, REQUEST_TIMEOUT, UPLOAD_TIMEOUT};
 use crate::idb_storage::{IdbStorage, StoredPhoto};
 use crate::util::{collect_photo_refs, is_photo_ref, photo_ref, rfc3339_local, MAX_PHOTO_BYTES};
-use parole_client::backup::{base64_encode, unsynced, Backup, BackupPhoto, BACKUP_FORMAT};
+use parole_client::backup::{unsynced, BackupView, BackupWriter};
+use parole_client::retention::{kept_photos, photos_to_remove, StoredPhotoInfo};
 
 /// Meta keys, the same as the native CLI's.
 const META_SERVER: &str = "server";
@@ -328,6 +329,9 @@ impl ParoleClient {
                 }
                 inner.storage.delete(id).await?;
             }
+            drop(_pass);
+            // Its photos go too, once nothing else names them (after a grace period).
+            inner.retain().await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -454,12 +458,13 @@ impl ParoleClient {
             }
             let bytes = Uint8Array::from(copy.as_slice());
             let reference = photo_ref(&copy);
-            if inner.storage.get_photo(&reference).await?.is_none() {
-                inner
-                    .storage
-                    .put_photo(&reference, &mime, &bytes, false)
-                    .await?;
-            }
+            // Stored again even when held (stamped now, to be checked with the server
+            // again): a photo that was just sent and that nothing names any more is about
+            // to be removed (see `retain`), and this one is about to be named.
+            inner
+                .storage
+                .put_photo(&reference, &mime, &bytes, false, js_sys::Date::now())
+                .await?;
             Ok(JsValue::from_str(&reference))
         })
     }
@@ -497,41 +502,188 @@ impl ParoleClient {
         p
     }
 
-    /// The backup file's JSON text: every record not yet synced, and their photos.
-    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
-    pub fn backup(&self) -> Promise {
+    /// Writes the backup file (every record not yet synced, and their photos) **in pieces**:
+    /// calls `write(piece)` for each (a string; awaited when it returns a promise), never
+    /// holding one string of every photo. Resolves to `{responses, photos}`, the counts.
+    #[wasm_bindgen(
+        js_name = writeBackup,
+        unchecked_return_type = "Promise<{responses: number, photos: number}>"
+    )]
+    pub fn write_backup(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(piece: string) => void | Promise<void>")]
+        write: js_sys::Function,
+    ) -> Promise {
         let inner = self.inner.clone();
-        promise(async move {
-            let (records, refs) = unsynced(inner.outbox().list().await?);
-            let mut photos = Vec::new();
-            for reference in refs {
-                if let Some(p) = inner.storage.get_photo(&reference).await? {
-                    photos.push(BackupPhoto {
-                        reference,
-                        mime: p.mime,
-                        base64: base64_encode(&p.bytes.to_vec()),
-                    });
-                }
-            }
-            let device_id = inner
-                .meta_str(META_DEVICE_ID)
-                .await?
-                .and_then(|s| s.parse::<Uuid>().ok());
-            let backup = Backup {
-                format: BACKUP_FORMAT.to_string(),
-                device_id,
-                created_at: local_now(),
-                responses: records,
-                photos,
-            };
-            Ok(JsValue::from_str(&backup.to_json()))
-        })
+        promise(async move { inner.write_backup(&write).await })
+    }
+
+    /// Restores a backup file (its bytes, as read from the file the interviewer picked): its
+    /// photos are stored (checked against their hash) and its responses taken in as they
+    /// were (a queued one queued, a draft a draft), except those this phone already holds.
+    /// The next sync sends them; one the server already has is recognised by its id and
+    /// hash (a duplicate), never stored twice. Resolves to `{taken, held, drafts, photos,
+    /// photos_damaged}`.
+    #[wasm_bindgen(
+        js_name = restoreBackup,
+        unchecked_return_type = "Promise<{taken: number, held: number, drafts: number, photos: number, photos_damaged: number}>"
+    )]
+    pub fn restore_backup(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bytes: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        let copy = if bytes.is_instance_of::<Uint8Array>() || bytes.is_instance_of::<ArrayBuffer>()
+        {
+            Ok(Uint8Array::new(&bytes).to_vec())
+        } else {
+            Err(ClientError::bad_argument(
+                "bytes",
+                "Uint8Array ou ArrayBuffer attendu / expected a Uint8Array or an ArrayBuffer",
+            ))
+        };
+        promise(async move { inner.restore_backup(copy?).await })
     }
 }
 
 impl Inner {
     fn outbox(&self) -> Outbox<IdbStorage> {
         Outbox::new(self.storage.clone())
+    }
+
+    /// Keeps only what the phone must (client-core's `retention`): the answers of sent
+    /// responses kept by an earlier version are erased, and the photos that no draft or
+    /// unsent response names are removed (at once when the server has them, else after a
+    /// grace period). Returns how many photos were removed. Takes the gate, so no draft is
+    /// saved (or backup restored) between reading what is named and removing the rest.
+    async fn retain(&self) -> JsResult<usize> {
+        let _pass = self.gate.enter().await;
+        let outbox = self.outbox();
+        outbox.erase_synced().await?;
+        let kept = kept_photos(&outbox.list().await?);
+        let mut candidates = Vec::new();
+        for reference in self.storage.photo_refs().await? {
+            if kept.contains(&reference) {
+                continue;
+            }
+            if let Some(p) = self.storage.get_photo(&reference).await? {
+                candidates.push(StoredPhotoInfo {
+                    reference,
+                    uploaded: p.uploaded,
+                    stored_at_ms: p.stored_at.map(|t| t as i64),
+                });
+            }
+        }
+        let remove = photos_to_remove(&kept, candidates, js_sys::Date::now() as i64);
+        let mut removed = 0;
+        for reference in remove {
+            // Read again: `putPhoto` may have stored it anew since (about to be named).
+            let still = self.storage.get_photo(&reference).await?;
+            let again = still.map(|p| StoredPhotoInfo {
+                reference: reference.clone(),
+                uploaded: p.uploaded,
+                stored_at_ms: p.stored_at.map(|t| t as i64),
+            });
+            if again.is_some_and(|p| {
+                !photos_to_remove(&kept, [p], js_sys::Date::now() as i64).is_empty()
+            }) {
+                self.storage.delete_photo(&reference).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn write_backup(&self, write: &js_sys::Function) -> JsResult<JsValue> {
+        /// Small pieces (the records) are joined up to this size before being written.
+        const PIECE: usize = 256 * 1024;
+        async fn out(write: &js_sys::Function, piece: String) -> JsResult<()> {
+            let failed = |e: JsValue| {
+                ClientError::with_message(
+                    "backup_write",
+                    Message::same(crate::idb_storage::js_message(&e)),
+                )
+            };
+            let r = write
+                .call1(&JsValue::NULL, &JsValue::from_str(&piece))
+                .map_err(failed)?;
+            if r.is_instance_of::<Promise>() {
+                wasm_bindgen_futures::JsFuture::from(Promise::from(r))
+                    .await
+                    .map_err(failed)?;
+            }
+            Ok(())
+        }
+        let (records, refs) = unsynced(self.outbox().list().await?);
+        let device_id = self
+            .meta_str(META_DEVICE_ID)
+            .await?
+            .and_then(|s| s.parse::<Uuid>().ok());
+        let mut w = BackupWriter::new();
+        let mut buf = w.head(device_id, &local_now());
+        for r in &records {
+            buf.push_str(&w.response(r));
+            if buf.len() >= PIECE {
+                out(write, std::mem::take(&mut buf)).await?;
+            }
+        }
+        let mut photos = 0;
+        for reference in refs {
+            if let Some(p) = self.storage.get_photo(&reference).await? {
+                buf.push_str(&w.photo(&reference, &p.mime, &p.bytes.to_vec()));
+                out(write, std::mem::take(&mut buf)).await?;
+                photos += 1;
+            }
+        }
+        buf.push_str(&w.finish());
+        out(write, buf).await?;
+        to_js(&json!({"responses": records.len(), "photos": photos}))
+    }
+
+    async fn restore_backup(&self, bytes: Vec<u8>) -> JsResult<JsValue> {
+        let view = BackupView::parse(&bytes)
+            .map_err(|e| ClientError::with_message("bad_backup", e.message()))?;
+        let _pass = self.gate.enter().await;
+        // Photos first: a response is never there without the photos it names.
+        let named = kept_photos(&view.responses);
+        let (mut photos, mut photos_damaged) = (0, 0);
+        for photo in &view.photos {
+            if !named.contains(&photo.reference)
+                || self.storage.get_photo(&photo.reference).await?.is_some()
+            {
+                continue;
+            }
+            let Ok(data) = photo.bytes() else {
+                photos_damaged += 1;
+                continue;
+            };
+            let data = Uint8Array::from(data.as_slice());
+            self.storage
+                .put_photo(
+                    &photo.reference,
+                    &photo.mime,
+                    &data,
+                    false,
+                    js_sys::Date::now(),
+                )
+                .await?;
+            photos += 1;
+        }
+        let outbox = self.outbox();
+        let (mut taken, mut held, mut drafts) = (0, 0, 0);
+        for record in view.responses {
+            let draft = record.state == State::Draft;
+            if outbox.import(record).await? {
+                taken += 1;
+                drafts += usize::from(draft);
+            } else {
+                held += 1;
+            }
+        }
+        to_js(&json!({
+            "taken": taken, "held": held, "drafts": drafts,
+            "photos": photos, "photos_damaged": photos_damaged,
+        }))
     }
 
     async fn meta_str(&self, key: &str) -> JsResult<Option<String>> {
@@ -690,6 +842,12 @@ impl Inner {
         if let Err(e) = self.sync_into(&mut outcome).await {
             outcome.error = Some(e);
         }
+        // What the receipts made unneeded goes now: sent answers, sent photos.
+        match self.retain().await {
+            Ok(n) => outcome.photos_removed = n,
+            Err(e) if outcome.error.is_none() => outcome.error = Some(e),
+            Err(_) => {}
+        }
         if let Ok(queued) = self.outbox().queued().await {
             outcome.still_queued = queued.len();
         }
@@ -739,8 +897,9 @@ impl Inner {
                     } else {
                         outcome.photos_sent += 1;
                     }
+                    let at = photo.stored_at.unwrap_or(0.0);
                     self.storage
-                        .put_photo(&reference, &photo.mime, &photo.bytes, true)
+                        .put_photo(&reference, &photo.mime, &photo.bytes, true, at)
                         .await?;
                 }
                 Err(e) if e.is_unauthorized() => return Err(e.into()),

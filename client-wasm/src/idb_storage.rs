@@ -6,11 +6,13 @@
 //! |----------|---------------------|----------------------------------------------------|
 //! | `outbox` | response id (uuid)  | the `OutboxRecord` as a JSON **string**            |
 //! | `meta`   | key (`token`, …)    | the value as a JSON **string**                     |
-//! | `photos` | `sha256:<hex>`      | `{mime: string, bytes: Uint8Array, uploaded: bool}` |
+//! | `photos` | `sha256:<hex>`      | `{mime, bytes: Uint8Array, uploaded, stored_at?}`   |
 //!
 //! Records and meta values are kept as the exact JSON text that serde wrote, so what is read
 //! back is byte for byte what was queued (a JS round trip could turn `4.0` into `4` and change
-//! a content hash); photos are kept as binary, not base64.
+//! a content hash); photos are kept as binary, not base64, with when they were last stored
+//! (`stored_at`, ms since the epoch; absent on photos stored by earlier versions), which
+//! client-core's `retention` reads to spare a photo just taken.
 //!
 //! **Durability:** every write runs in its own `readwrite` transaction opened with
 //! `{durability: "strict"}` and returns only once the transaction's `complete` event has
@@ -57,6 +59,8 @@ pub struct StoredPhoto {
     pub mime: String,
     pub bytes: Uint8Array,
     pub uploaded: bool,
+    /// When it was last stored (ms since the epoch), if known.
+    pub stored_at: Option<f64>,
 }
 
 /// The IndexedDB store. Cheap to clone (one shared connection).
@@ -158,13 +162,14 @@ impl IdbStorage {
             .map_err(backend)
     }
 
-    /// Stores a photo (durably).
+    /// Stores a photo (durably), stamped `stored_at` (ms since the epoch).
     pub async fn put_photo(
         &self,
         reference: &str,
         mime: &str,
         bytes: &Uint8Array,
         uploaded: bool,
+        stored_at: f64,
     ) -> Result<(), StorageError> {
         let value = Object::new();
         let set = |k: &str, v: &JsValue| {
@@ -173,7 +178,24 @@ impl IdbStorage {
         set("mime", &JsValue::from_str(mime))?;
         set("bytes", bytes)?;
         set("uploaded", &JsValue::from_bool(uploaded))?;
+        set("stored_at", &JsValue::from_f64(stored_at))?;
         self.put_value(PHOTOS, reference, &value).await
+    }
+
+    /// The references of every stored photo (keys only: no photo is read).
+    pub async fn photo_refs(&self) -> Result<Vec<String>, StorageError> {
+        let os = self.read(PHOTOS)?;
+        let keys = os
+            .get_all_keys(None, None)
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        Ok(keys.into_iter().filter_map(|k| k.as_string()).collect())
+    }
+
+    /// Removes a photo (durably).
+    pub async fn delete_photo(&self, reference: &str) -> Result<(), StorageError> {
+        self.delete_key(PHOTOS, reference).await
     }
 
     pub async fn get_photo(&self, reference: &str) -> Result<Option<StoredPhoto>, StorageError> {
@@ -193,6 +215,7 @@ impl IdbStorage {
             mime,
             bytes,
             uploaded: get("uploaded").as_bool().unwrap_or(false),
+            stored_at: get("stored_at").as_f64(),
         }))
     }
 }
