@@ -317,14 +317,19 @@ async function showList() {
   app.screen = 'list';
   app.fill = null;
   const client = app.client;
+  // Drawn early (web/boot.js, the module still on its way): only what IndexedDB gave, so
+  // that nothing waits for the module; drawn again once it is ready.
+  const ready = app.wasm !== null;
   const [questionnaires, records, counts, photosWaiting, elsewhere] = await Promise.all([
     client.questionnaires(), client.records(), client.counts(),
-    client.photosToUpload().catch(() => 0), openElsewhere(),
+    ready ? client.photosToUpload().catch(() => 0) : 0, openElsewhere(),
   ]);
   const listed = records.filter((r) => r.state === 'draft' || r.state === 'queued' || r.state === 'synced');
-  const models = await modelsFor(client, listed);
+  const models = ready ? await modelsFor(client, listed) : new Map();
   const draftInfo = new Map();
-  for (const r of records.filter((x) => x.state === 'draft')) draftInfo.set(r.response.id, await draftLines(client, models, r));
+  if (ready) {
+    for (const r of records.filter((x) => x.state === 'draft')) draftInfo.set(r.response.id, await draftLines(client, models, r));
+  }
   if (app.screen !== 'list') return;
   const root = main();
   const scroll = window.scrollY;
