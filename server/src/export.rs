@@ -1176,10 +1176,19 @@ impl Plan {
         }
     }
 
-    /// One row, encoded and appended to `out`; its personal answers removed first when
-    /// they are omitted. `written` counts the records written so far (GeoJSON separates
-    /// them with commas; a response without a location writes none).
-    fn encode(&self, mut row: ExportRow, out: &mut Vec<u8>, written: &mut u64) {
+    /// The query of the rows to export (run it with [`db::export_rows`]).
+    fn query(&self) -> sqlx::QueryBuilder<'static, sqlx::Postgres> {
+        db::export_query(
+            self.questionnaire_id,
+            &self.filter,
+            self.after,
+            self.until,
+            self.personal == PersonalData::Include,
+        )
+    }
+
+    /// Removes what the reader may not have of `row` (see [`withhold_personal`]).
+    fn withhold(&self, row: &mut ExportRow) {
         if self.personal == PersonalData::Omit {
             withhold_personal(
                 &mut row.answers,
@@ -1188,6 +1197,13 @@ impl Plan {
                 self.shapes.get(&row.version),
             );
         }
+    }
+
+    /// One row, encoded and appended to `out`; its personal answers removed first when
+    /// they are omitted. `written` counts the records written so far (GeoJSON separates
+    /// them with commas; a response without a location writes none).
+    fn encode(&self, mut row: ExportRow, out: &mut Vec<u8>, written: &mut u64) {
+        self.withhold(&mut row);
         let labels = self.options.labels.as_ref();
         match self.format {
             Format::Ndjson => ndjson_line(&self.slug, &row, self.personal, out),
@@ -1238,13 +1254,7 @@ pub fn stream(
         if !prelude.is_empty() && tx.send(Ok(Bytes::from(prelude))).await.is_err() {
             return;
         }
-        let mut query = db::export_query(
-            plan.questionnaire_id,
-            &plan.filter,
-            plan.after,
-            plan.until,
-            plan.personal == PersonalData::Include,
-        );
+        let mut query = plan.query();
         let mut rows = db::export_rows(&pool, &mut query);
         // Batch small rows into chunks of about 64 KiB.
         let mut buf = Vec::with_capacity(64 * 1024);

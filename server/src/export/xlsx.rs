@@ -44,10 +44,7 @@ use parole_client::Questionnaire;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use serde_json::Value;
 
-use super::{
-    neutralise, pointer, reorder, timestamp, withhold_personal, ColumnKind, Plan, IDLE_STREAM,
-    META_COLUMNS,
-};
+use super::{neutralise, pointer, reorder, timestamp, ColumnKind, Plan, IDLE_STREAM, META_COLUMNS};
 use crate::db::{self, ExportRow};
 
 /// The media type of an XLSX workbook.
@@ -822,27 +819,14 @@ pub fn stream(
     let reader_plan = plan.clone();
     tokio::spawn(async move {
         let plan = reader_plan;
-        let mut query = db::export_query(
-            plan.questionnaire_id,
-            &plan.filter,
-            plan.after,
-            plan.until,
-            plan.personal == PersonalData::Include,
-        );
+        let mut query = plan.query();
         let mut rows = db::export_rows(&pool, &mut query);
         let mut read = 0;
         while let Some(row) = rows.next().await {
             let msg = match row {
                 Ok(mut row) => {
                     read += 1;
-                    if plan.personal == PersonalData::Omit {
-                        withhold_personal(
-                            &mut row.answers,
-                            &mut row.location,
-                            row.version,
-                            plan.shapes.get(&row.version),
-                        );
-                    }
+                    plan.withhold(&mut row);
                     Ok(row)
                 }
                 Err(e) => {

@@ -403,12 +403,10 @@ async fn summary(
                 let total = count(tallies, g, unit_q);
                 let answered = match measure {
                     Measure::Choice | Measure::Date => count(tallies, g, q),
-                    Measure::Multiple | Measure::Number | Measure::Answered => {
-                        tally(tallies, g, q)
-                            .filter(|t| t.k.is_none())
-                            .map(|t| t.n)
-                            .sum()
-                    }
+                    Measure::Multiple | Measure::Number | Measure::Answered => tally(tallies, g, q)
+                        .filter(|t| t.k.is_none())
+                        .map(|t| t.n)
+                        .sum(),
                 };
                 let mut group = SummaryGroup {
                     by_value: g.clone(),
