@@ -229,7 +229,7 @@ struct Grouped {
 /// sets`. The server then turns the counts into tallies: a multiple choice's arrays into
 /// counts per element, a number's values into its count, extremes and sum (kept for the
 /// median and histogram). This replaced a `cross join lateral` making a row per question
-/// per response, which PostgreSQL ran about six times slower.
+/// per response, about 3.5 times slower (7–9 s for 200 000 responses, against 2.0–2.3 s).
 pub async fn summary_tallies(
     pool: &PgPool,
     questionnaire_id: i64,
@@ -248,14 +248,13 @@ pub async fn summary_tallies_keeping(
     spec: &SummarySpec,
     max_distinct: usize,
 ) -> Result<Tallies> {
-    let repeat_questions: usize = spec.repeats.iter().map(|r| r.questions.len()).sum();
-    let total = spec.questions.len() + repeat_questions;
     let measures: Vec<Measure> = spec
         .questions
         .iter()
         .chain(spec.repeats.iter().flat_map(|r| &r.questions))
         .map(|q| q.measure)
         .collect();
+    let total = measures.len();
     let mut qb = QueryBuilder::new("select t.g, case when grouping(t.u) = 0 then t.u");
     for q in 0..total {
         qb.push(format!(" when grouping(t.k{q}) = 0 then {q}"));
