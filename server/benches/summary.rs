@@ -6,8 +6,10 @@
 //! generate_series` per 100 000 (varied answers: nine neighbourhoods, a repeat of zero to
 //! three items, numbers, dates, a remark of a few hundred characters), then `vacuum
 //! analyze`d, as a live table would be. The request is then timed `PAROLE_BENCH_RUNS` times
-//! (default 5, after one warm-up), plain, broken down by neighbourhood (`by=conseil`), and
-//! filtered (`where=conseil:malakoff`).
+//! (default 5, after one warm-up): once before the rollup is built (every response read),
+//! then the fold into the rollup is timed, then plain, filtered on review state, dates and
+//! version (read from the rollup), broken down by neighbourhood (`by=conseil`), and filtered
+//! on an answer (`where=conseil:malakoff`), these two reading every selected response.
 //!
 //! Self-contained: its own embedded PostgreSQL (default settings), its own server on
 //! 127.0.0.1, HTTP/1.1 by hand over a `TcpStream` (no client crate).
@@ -236,8 +238,34 @@ async fn main() {
         inserted.as_secs_f64()
     );
     let base = "/api/v1/questionnaires/besoins-formation/summary";
+    let path = format!("{base}?review=approved");
+    let (unfolded, _, _) = time(&addr, &token, &path, 1).await;
+    println!(
+        "summary review=approved, nothing folded yet: {:.0} ms (every response read)",
+        unfolded.as_secs_f64() * 1e3
+    );
+    // What the server does every few seconds in the background (`parole serve`), here at
+    // once and timed: counting every response into the rollup.
+    let started = Instant::now();
+    let cache = parole_server::sync::QuestionnaireCache::default();
+    let folded = parole_server::rollup::fold_all(&pool, &cache, 1)
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(folded, n);
+    let rows: i64 = sqlx::query_scalar("select count(*) from summary_count")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    println!(
+        "fold: {folded} responses into {rows} rollup rows in {:.1} s ({:.0} responses/s)",
+        took.as_secs_f64(),
+        folded as f64 / took.as_secs_f64()
+    );
     for (name, query) in [
         ("plain", ""),
+        ("review=approved", "?review=approved"),
+        ("from=2025-06-01&version=1", "?from=2025-06-01&version=1"),
         ("by=conseil", "?by=conseil"),
         ("where=conseil:malakoff", "?where=conseil:malakoff"),
     ] {

@@ -22,6 +22,7 @@ pub mod error;
 pub mod export;
 pub mod http;
 pub mod metrics;
+pub mod rollup;
 pub mod sync;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -386,6 +387,7 @@ async fn run_with(
     let cleanup = tokio::spawn(attachment::clean_up_unnamed(pool.clone()));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut state = AppState::new(pool.clone());
+    let folding = tokio::spawn(rollup::fold_forever(pool.clone(), state.cache.clone()));
     state.database = health;
     state.behind_proxy = opts.behind_proxy;
     if let Some(url) = &opts.read_database_url {
@@ -418,6 +420,7 @@ async fn run_with(
         }
     };
     cleanup.abort();
+    folding.abort();
     pool.close().await;
     result
 }

@@ -34,29 +34,18 @@ pub struct AnswerIs {
 impl Filter {
     /// Appends ` and …` for each filter set, on the table alias `r`.
     pub fn push_conditions(&self, qb: &mut QueryBuilder<'_, Postgres>) {
-        if let Some(v) = self.version {
-            qb.push(" and r.version = ").push_bind(v);
-        }
         // `completed_at` is the phone's RFC 3339 time: its first ten characters are its
         // local date.
-        if let Some(d) = self.from {
-            qb.push(" and left(r.completed_at, 10) >= ")
-                .push_bind(d.format("%Y-%m-%d").to_string());
-        }
-        if let Some(d) = self.to {
-            qb.push(" and left(r.completed_at, 10) <= ")
-                .push_bind(d.format("%Y-%m-%d").to_string());
-        }
+        self.push_kept(
+            qb,
+            "r.version",
+            "left(r.completed_at, 10)",
+            "r.review_state",
+        );
         if let Some(i) = self.interviewer {
             qb.push(" and r.device_id in (select id from device where interviewer_id = ")
                 .push_bind(i)
                 .push(")");
-        }
-        if let Some(s) = self.review {
-            qb.push(" and r.review_state = ").push_bind(s.as_str());
-        }
-        if self.approved_only {
-            qb.push(" and r.review_state = 'approved'");
         }
         for a in &self.answers {
             // A scalar answer equal to one of the values (numbers and booleans compare as
@@ -70,6 +59,42 @@ impl Filter {
                 .push(" ?| ")
                 .push_bind(a.values.clone())
                 .push(", false))");
+        }
+    }
+
+    /// Appends ` and …` on the summaries' rollup (table alias `c`) for the filters it keeps:
+    /// version, days and review state. The others (interviewer, answers) it cannot apply:
+    /// the caller reads the responses instead (`rollup_serves`).
+    pub fn push_rollup_conditions(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+        debug_assert!(self.interviewer.is_none() && self.answers.is_empty());
+        self.push_kept(qb, "c.version", "c.day", "c.review_state");
+    }
+
+    /// The conditions on version, days and review state, on these columns (the ones both
+    /// the responses and the summaries' rollup keep).
+    fn push_kept(
+        &self,
+        qb: &mut QueryBuilder<'_, Postgres>,
+        version: &str,
+        day: &str,
+        state: &str,
+    ) {
+        if let Some(v) = self.version {
+            qb.push(format!(" and {version} = ")).push_bind(v);
+        }
+        if let Some(d) = self.from {
+            qb.push(format!(" and {day} >= "))
+                .push_bind(d.format("%Y-%m-%d").to_string());
+        }
+        if let Some(d) = self.to {
+            qb.push(format!(" and {day} <= "))
+                .push_bind(d.format("%Y-%m-%d").to_string());
+        }
+        if let Some(s) = self.review {
+            qb.push(format!(" and {state} = ")).push_bind(s.as_str());
+        }
+        if self.approved_only {
+            qb.push(format!(" and {state} = 'approved'"));
         }
     }
 }

@@ -10,24 +10,56 @@ use uuid::Uuid;
 
 use super::{DbError, Filter, Result};
 
+/// The slug and version of response `id`'s questionnaire, if there is such a response.
+pub async fn response_version(pool: &PgPool, id: Uuid) -> Result<Option<(String, i32)>> {
+    Ok(sqlx::query_as(
+        "select q.slug, r.version from response r join questionnaire q on q.id = r.questionnaire_id
+         where r.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
 /// Sets response `id`'s review state, with a comment, by `by`; `NotFound` when there is no
-/// such response.
+/// such response. `spec` is the summaries' spec of its version: when the summaries' rollup
+/// already counts it, its counts move to the new state in the same transaction.
 pub async fn review_response(
     pool: &PgPool,
     id: Uuid,
     state: ReviewState,
     comment: Option<&str>,
     by: Uuid,
+    spec: &super::SummarySpec,
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
-    let found = sqlx::query("update response set review_state = $2 where id = $1")
+    let found: Option<(i64, i64, i32, String)> = sqlx::query_as(
+        "select questionnaire_id, seq, version, review_state from response where id = $1
+         for update",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((questionnaire_id, seq, version, old)) = found else {
+        return Err(DbError::NotFound);
+    };
+    // After the row's lock: the fold takes this one first, and never the row's.
+    super::summary::lock_rollup(&mut tx, questionnaire_id).await?;
+    sqlx::query("update response set review_state = $2 where id = $1")
         .bind(id)
         .bind(state.as_str())
         .execute(&mut *tx)
         .await?;
-    if found.rows_affected() == 0 {
-        return Err(DbError::NotFound);
-    }
+    super::summary::move_folded_response(
+        &mut tx,
+        questionnaire_id,
+        id,
+        seq,
+        version,
+        spec,
+        (&old, state.as_str()),
+    )
+    .await?;
     sqlx::query(
         "insert into response_review (response_id, state, comment, by_user_id)
          values ($1, $2, $3, $4)",

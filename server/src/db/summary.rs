@@ -22,7 +22,8 @@
 use std::collections::{HashMap, HashSet};
 
 use futures::TryStreamExt;
-use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
 
 use super::{Filter, Result};
 
@@ -64,6 +65,63 @@ pub struct SummarySpec {
     pub by: Option<Vec<String>>,
     pub questions: Vec<SummaryQuestion>,
     pub repeats: Vec<SummaryRepeat>,
+}
+
+impl Measure {
+    /// Its word in a rollup name.
+    fn tag(self) -> &'static str {
+        match self {
+            Measure::Choice => "choice",
+            Measure::Multiple => "multiple",
+            Measure::Number => "number",
+            Measure::Date => "date",
+            Measure::Answered => "answered",
+        }
+    }
+}
+
+impl SummarySpec {
+    /// Each question's measure, by `q`.
+    fn measures(&self) -> Vec<Measure> {
+        self.questions
+            .iter()
+            .chain(self.repeats.iter().flat_map(|r| &r.questions))
+            .map(|q| q.measure)
+            .collect()
+    }
+
+    /// Each question's name in the rollup, by `q`: its measure and its place (the repeat's
+    /// path, or null, and its path), as `number [["formations_suivies"],["utilite"]]`.
+    pub fn names(&self) -> Vec<String> {
+        let name = |q: &SummaryQuestion, repeat: Option<&Vec<String>>| {
+            format!(
+                "{} {}",
+                q.measure.tag(),
+                serde_json::json!([repeat, q.path])
+            )
+        };
+        self.questions
+            .iter()
+            .map(|q| name(q, None))
+            .chain(
+                self.repeats
+                    .iter()
+                    .flat_map(|r| r.questions.iter().map(move |q| name(q, Some(&r.path)))),
+            )
+            .collect()
+    }
+
+    /// Each unit's `q` and name in the rollup: the responses, each repeat's items.
+    fn unit_names(&self) -> Vec<(i32, String)> {
+        std::iter::once((UNIT_RESPONSES, "responses".to_string()))
+            .chain(self.repeats.iter().enumerate().map(|(j, r)| {
+                (
+                    unit_items(j),
+                    format!("items {}", serde_json::json!(r.path)),
+                )
+            }))
+            .collect()
+    }
 }
 
 /// The `q` of the responses themselves (one row per response).
@@ -108,29 +166,69 @@ pub struct NumberTally {
     pub bins: Vec<i64>,
 }
 
-/// The selected responses as `(g, a)`: the `by` answer and the answers.
-fn push_source(
-    qb: &mut QueryBuilder<'_, Postgres>,
-    questionnaire_id: i64,
-    filter: &Filter,
-    by: Option<&Vec<String>>,
-) {
+/// What each selected row is grouped by (its `g`).
+#[derive(Debug, Clone, Copy)]
+enum Group<'a> {
+    /// The answer at this path (the `by` question's), or nothing.
+    Answer(Option<&'a Vec<String>>),
+    /// `YYYY-MM-DD state`: its day and review state, as the rollup keeps them.
+    DayAndState,
+}
+
+/// Which responses a pass reads: the filter's, and of them only those with `after < seq
+/// <= upto`, or only one.
+#[derive(Debug, Clone, Copy)]
+struct Rows<'a> {
+    filter: &'a Filter,
+    group: Group<'a>,
+    after: Option<i64>,
+    upto: Option<i64>,
+    id: Option<Uuid>,
+}
+
+impl<'a> Rows<'a> {
+    /// Every response the filter selects, grouped by the `by` answer.
+    fn filtered(filter: &'a Filter, by: Option<&'a Vec<String>>) -> Self {
+        Rows {
+            filter,
+            group: Group::Answer(by),
+            after: None,
+            upto: None,
+            id: None,
+        }
+    }
+}
+
+/// The selected responses as `(g, a)`: the group and the answers.
+fn push_source(qb: &mut QueryBuilder<'_, Postgres>, questionnaire_id: i64, rows: &Rows<'_>) {
     qb.push("(select ");
-    match by {
-        Some(p) => {
+    match rows.group {
+        Group::Answer(Some(p)) => {
             qb.push("case when jsonb_typeof(r.answers #> ")
                 .push_bind(p.clone())
                 .push(") in ('string', 'number', 'boolean') then r.answers #>> ")
                 .push_bind(p.clone())
                 .push(" end");
         }
-        None => {
+        Group::Answer(None) => {
             qb.push("null::text");
+        }
+        Group::DayAndState => {
+            qb.push("left(r.completed_at, 10) || ' ' || r.review_state");
         }
     }
     qb.push(" as g, r.answers as a from response r where r.questionnaire_id = ")
         .push_bind(questionnaire_id);
-    filter.push_conditions(qb);
+    if let Some(s) = rows.after {
+        qb.push(" and r.seq > ").push_bind(s);
+    }
+    if let Some(s) = rows.upto {
+        qb.push(" and r.seq <= ").push_bind(s);
+    }
+    if let Some(id) = rows.id {
+        qb.push(" and r.id = ").push_bind(id);
+    }
+    rows.filter.push_conditions(qb);
     qb.push(") s");
 }
 
@@ -221,40 +319,15 @@ struct Grouped {
     n: i64,
 }
 
-/// The first pass: per `(g, q, k)`, how many rows and the extremes and sum of the numbers.
-///
-/// One read of the selected responses (and one more per repeat, for its items): every
-/// question's key is computed once per row (its answer as text; a multiple choice's whole
-/// array; a number's value), then one hash aggregate counts each `(g, key)` with `grouping
-/// sets`. The server then turns the counts into tallies: a multiple choice's arrays into
-/// counts per element, a number's values into its count, extremes and sum (kept for the
-/// median and histogram). This replaced a `cross join lateral` making a row per question
-/// per response, about 3.5 times slower (7–9 s for 200 000 responses, against 2.0–2.3 s).
-pub async fn summary_tallies(
-    pool: &PgPool,
+/// The first pass's query over `rows`: every question's key computed once per row (its
+/// answer as text; a multiple choice's whole array; a number's value), then one hash
+/// aggregate counting each `(g, key)` with `grouping sets`.
+fn tally_query(
     questionnaire_id: i64,
-    filter: &Filter,
+    rows: &Rows<'_>,
     spec: &SummarySpec,
-) -> Result<Tallies> {
-    summary_tallies_keeping(pool, questionnaire_id, filter, spec, MAX_DISTINCT_NUMBERS).await
-}
-
-/// [`summary_tallies`], keeping at most `max_distinct` values of a number question per
-/// group (the tests lower it to exercise both ways of computing the medians).
-pub async fn summary_tallies_keeping(
-    pool: &PgPool,
-    questionnaire_id: i64,
-    filter: &Filter,
-    spec: &SummarySpec,
-    max_distinct: usize,
-) -> Result<Tallies> {
-    let measures: Vec<Measure> = spec
-        .questions
-        .iter()
-        .chain(spec.repeats.iter().flat_map(|r| &r.questions))
-        .map(|q| q.measure)
-        .collect();
-    let total = measures.len();
+) -> QueryBuilder<'static, Postgres> {
+    let total = spec.measures().len();
     let mut qb = QueryBuilder::new("select t.g, case when grouping(t.u) = 0 then t.u");
     for q in 0..total {
         qb.push(format!(" when grouping(t.k{q}) = 0 then {q}"));
@@ -284,7 +357,7 @@ pub async fn summary_tallies_keeping(
         qb.push(format!(", null::text as k{q}"));
     }
     qb.push(" from ");
-    push_source(&mut qb, questionnaire_id, filter, spec.by.as_ref());
+    push_source(&mut qb, questionnaire_id, rows);
     // Each repeat's items, with its questions' keys.
     let mut first = spec.questions.len();
     for (j, repeat) in spec.repeats.iter().enumerate() {
@@ -303,7 +376,7 @@ pub async fn summary_tallies_keeping(
             qb.push(format!(" as k{q}"));
         }
         qb.push(" from ");
-        push_source(&mut qb, questionnaire_id, filter, spec.by.as_ref());
+        push_source(&mut qb, questionnaire_id, rows);
         push_items(&mut qb, " cross join lateral", &repeat.path);
         first += repeat.questions.len();
     }
@@ -312,11 +385,48 @@ pub async fn summary_tallies_keeping(
         qb.push(format!(", (t.g, t.k{q})"));
     }
     qb.push(")");
+    qb
+}
 
-    let mut tallies = Tallies::default();
-    let mut rows: HashMap<(Option<String>, i32, Option<String>), SummaryTally> = HashMap::new();
-    let mut add = |g: &Option<String>, q: i32, k: Option<String>, n: i64, x: Option<f64>| {
-        let t = rows
+/// The planner expects `jsonb_array_elements` to make 100 rows and every key to have
+/// hundreds of values: with the default `work_mem` it would sort the rows once per grouping
+/// set (over 30 s at 1 M responses) rather than hash them, which needs a few megabytes (the
+/// keys' values are few, and a hash aggregate spills to disk past `work_mem` anyway).
+/// Compiling this wide query (JIT) costs more than it saves.
+async fn plan_for_grouping_sets(tx: &mut PgConnection) -> Result<()> {
+    sqlx::query("set local work_mem = '128MB'")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("set local jit = off").execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Turns the first pass's rows (from the responses, and from the rollup) into [`Tallies`]:
+/// a multiple choice's arrays into counts per element, a number's values into its count,
+/// extremes and sum, its value counts kept for the median and histogram.
+struct Counter {
+    measures: Vec<Measure>,
+    max_distinct: usize,
+    rows: HashMap<(Option<String>, i32, Option<String>), SummaryTally>,
+    /// Per `(g, q)` of a number question: each value's bits, and how many times.
+    values: HashMap<GroupQuestion, HashMap<u64, i64>>,
+    overflowed: HashSet<i32>,
+}
+
+impl Counter {
+    fn new(spec: &SummarySpec, max_distinct: usize) -> Self {
+        Counter {
+            measures: spec.measures(),
+            max_distinct,
+            rows: HashMap::new(),
+            values: HashMap::new(),
+            overflowed: HashSet::new(),
+        }
+    }
+
+    fn tally(&mut self, g: &Option<String>, q: i32, k: Option<String>, n: i64, x: Option<f64>) {
+        let t = self
+            .rows
             .entry((g.clone(), q, k.clone()))
             .or_insert_with(|| SummaryTally {
                 g: g.clone(),
@@ -333,34 +443,24 @@ pub async fn summary_tallies_keeping(
             t.max = Some(t.max.map_or(x, |m| m.max(x)));
             t.sum = Some(t.sum.unwrap_or(0.0) + x * n as f64);
         }
-    };
-    // The planner expects `jsonb_array_elements` to make 100 rows and every key to have
-    // hundreds of values: with the default `work_mem` it would sort the rows once per
-    // grouping set (over 30 s at 1 M responses) rather than hash them, which needs a few
-    // megabytes (the keys' values are few, and a hash aggregate spills to disk past
-    // `work_mem` anyway). Compiling this wide query (JIT) costs more than it saves.
-    let mut tx = pool.begin().await?;
-    sqlx::query("set local work_mem = '128MB'")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("set local jit = off").execute(&mut *tx).await?;
-    let mut stream = qb.build_query_as::<Grouped>().fetch(&mut *tx);
-    while let Some(row) = stream.try_next().await? {
+    }
+
+    fn add(&mut self, row: Grouped) {
         let Grouped { g, q, k, n } = row;
-        let Some(measure) = usize::try_from(q).ok().and_then(|i| measures.get(i)) else {
-            add(&g, q, None, n, None); // the units
-            continue;
+        let Some(&measure) = usize::try_from(q).ok().and_then(|i| self.measures.get(i)) else {
+            self.tally(&g, q, None, n, None); // the units
+            return;
         };
-        let Some(k) = k else { continue }; // not answered
+        let Some(k) = k else { return }; // not answered
         match measure {
-            Measure::Choice | Measure::Date => add(&g, q, Some(k), n, None),
-            Measure::Answered => add(&g, q, None, n, None),
+            Measure::Choice | Measure::Date => self.tally(&g, q, Some(k), n, None),
+            Measure::Answered => self.tally(&g, q, None, n, None),
             Measure::Multiple => {
                 let Ok(serde_json::Value::Array(items)) = serde_json::from_str(&k) else {
-                    continue;
+                    return;
                 };
                 if !items.is_empty() {
-                    add(&g, q, None, n, None);
+                    self.tally(&g, q, None, n, None);
                 }
                 for item in items {
                     let e = match item {
@@ -368,27 +468,420 @@ pub async fn summary_tallies_keeping(
                         serde_json::Value::String(s) => Some(s),
                         other => Some(other.to_string()),
                     };
-                    add(&g, q, e, n, None);
+                    self.tally(&g, q, e, n, None);
                 }
             }
             Measure::Number => {
-                let Ok(x) = k.parse::<f64>() else { continue };
-                add(&g, q, None, n, Some(x));
-                if !tallies.overflowed.contains(&q) {
-                    let values = tallies.values.entry((g, q)).or_default();
-                    values.push((x, n));
-                    if values.len() > max_distinct {
-                        tallies.overflowed.insert(q);
-                        tallies.values.retain(|(_, vq), _| *vq != q);
+                let Ok(x) = k.parse::<f64>() else { return };
+                self.tally(&g, q, None, n, Some(x));
+                if !self.overflowed.contains(&q) {
+                    let values = self.values.entry((g, q)).or_default();
+                    *values.entry(x.to_bits()).or_default() += n;
+                    if values.len() > self.max_distinct {
+                        self.overflowed.insert(q);
+                        self.values.retain(|(_, vq), _| *vq != q);
                     }
                 }
             }
         }
     }
-    drop(stream);
+
+    /// Runs `qb` (a [`tally_query`]) and adds its rows.
+    async fn count(
+        &mut self,
+        tx: &mut PgConnection,
+        qb: &mut QueryBuilder<'_, Postgres>,
+    ) -> Result<()> {
+        let mut stream = qb.build_query_as::<Grouped>().fetch(&mut *tx);
+        while let Some(row) = stream.try_next().await? {
+            self.add(row);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Tallies {
+        Tallies {
+            rows: self.rows.into_values().collect(),
+            values: self
+                .values
+                .into_iter()
+                .map(|(gq, v)| {
+                    (
+                        gq,
+                        v.into_iter().map(|(b, n)| (f64::from_bits(b), n)).collect(),
+                    )
+                })
+                .collect(),
+            overflowed: self.overflowed,
+        }
+    }
+}
+
+/// The first pass: per `(g, q, k)`, how many rows and the extremes and sum of the numbers.
+///
+/// One read of the selected responses (and one more per repeat, for its items), with
+/// [`tally_query`]; the server then turns the counts into tallies ([`Counter`]). This
+/// replaced a `cross join lateral` making a row per question per response, about 3.5 times
+/// slower (7–9 s for 200 000 responses, against 2.0–2.3 s). It still reads every selected
+/// response's answers: [`rolled_up_tallies`] does not, where the filter allows.
+pub async fn summary_tallies(
+    pool: &PgPool,
+    questionnaire_id: i64,
+    filter: &Filter,
+    spec: &SummarySpec,
+) -> Result<Tallies> {
+    summary_tallies_keeping(pool, questionnaire_id, filter, spec, MAX_DISTINCT_NUMBERS).await
+}
+
+/// [`summary_tallies`], keeping at most `max_distinct` values of a number question per
+/// group (the tests lower it to exercise both ways of computing the medians).
+pub async fn summary_tallies_keeping(
+    pool: &PgPool,
+    questionnaire_id: i64,
+    filter: &Filter,
+    spec: &SummarySpec,
+    max_distinct: usize,
+) -> Result<Tallies> {
+    let mut counter = Counter::new(spec, max_distinct);
+    let mut tx = pool.begin().await?;
+    plan_for_grouping_sets(&mut tx).await?;
+    let rows = Rows::filtered(filter, spec.by.as_ref());
+    counter
+        .count(&mut tx, &mut tally_query(questionnaire_id, &rows, spec))
+        .await?;
     tx.commit().await?;
-    tallies.rows = rows.into_values().collect();
-    Ok(tallies)
+    Ok(counter.finish())
+}
+
+// The rollup (`summary_count`): the first pass's counts per version, day and review state,
+// for every response up to `summary_folded.upto`.
+
+/// Whether a summary can be read from the rollup: not broken down by an answer, not
+/// filtered on an interviewer or an answer (the rollup keeps neither), and every version's
+/// questions measured as the union measures them (a question that changed kind, say from a
+/// choice to a number, is counted by the union's kind when reading the responses).
+pub fn rollup_serves(filter: &Filter, spec: &SummarySpec, versions: &[SummarySpec]) -> bool {
+    if spec.by.is_some() || filter.interviewer.is_some() || !filter.answers.is_empty() {
+        return false;
+    }
+    // A name is `measure place`: the same place must have the same measure everywhere.
+    let union: HashMap<String, String> = spec
+        .names()
+        .into_iter()
+        .filter_map(|n| {
+            n.split_once(' ')
+                .map(|(m, p)| (p.to_string(), m.to_string()))
+        })
+        .collect();
+    versions.iter().all(|v| {
+        v.names().iter().all(|n| match n.split_once(' ') {
+            Some((m, place)) => union.get(place).is_none_or(|um| um == m),
+            None => true,
+        })
+    })
+}
+
+/// The advisory lock the fold and the reviews of folded responses take, per questionnaire
+/// (the two-key form: its key space is not the one of `INGEST_LOCK`).
+pub(super) async fn lock_rollup(tx: &mut PgConnection, questionnaire_id: i64) -> Result<()> {
+    sqlx::query("select pg_advisory_xact_lock(7, ($1 % 2147483647)::int4)")
+        .bind(questionnaire_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The `seq` up to which the rollup counts `questionnaire_id`'s responses (0: none).
+async fn folded_upto(tx: &mut PgConnection, questionnaire_id: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select coalesce((select upto from summary_folded where questionnaire_id = $1), 0)",
+    )
+    .bind(questionnaire_id)
+    .fetch_one(&mut *tx)
+    .await?)
+}
+
+/// A rollup row's key: version, day, review state, question name, key.
+type RollupKey = (i32, String, String, String, String);
+
+/// How a pass's counts go into the rollup: as `version`'s, each times `sign`, under the
+/// review state `state` when given (else the response's own).
+#[derive(Debug, Clone, Copy)]
+struct CountedAs<'a> {
+    version: i32,
+    sign: i64,
+    state: Option<&'a str>,
+}
+
+/// The first pass over `rows` (grouped by day and state), as rollup counts added to
+/// `counts`.
+async fn rollup_counts(
+    tx: &mut PgConnection,
+    questionnaire_id: i64,
+    rows: &Rows<'_>,
+    spec: &SummarySpec,
+    CountedAs {
+        version,
+        sign,
+        state,
+    }: CountedAs<'_>,
+    counts: &mut HashMap<RollupKey, i64>,
+) -> Result<()> {
+    let names = spec.names();
+    let units: HashMap<i32, String> = spec.unit_names().into_iter().collect();
+    let mut qb = tally_query(questionnaire_id, rows, spec);
+    let mut stream = qb.build_query_as::<Grouped>().fetch(&mut *tx);
+    while let Some(Grouped { g, q, k, n }) = stream.try_next().await? {
+        let name = match usize::try_from(q) {
+            Ok(i) => match (names.get(i), &k) {
+                (Some(name), Some(_)) => name,
+                _ => continue, // not answered
+            },
+            Err(_) => match units.get(&q) {
+                Some(name) => name,
+                None => continue,
+            },
+        };
+        let g = g.unwrap_or_default();
+        let (day, own) = g.split_once(' ').unwrap_or((&g, ""));
+        let key = (
+            version,
+            day.to_string(),
+            state.unwrap_or(own).to_string(),
+            name.clone(),
+            k.unwrap_or_default(),
+        );
+        *counts.entry(key).or_default() += sign * n;
+    }
+    Ok(())
+}
+
+/// Adds `counts` to the rollup, and drops the rows they bring to zero.
+async fn write_counts(
+    tx: &mut PgConnection,
+    questionnaire_id: i64,
+    counts: HashMap<RollupKey, i64>,
+) -> Result<()> {
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let negative = counts.values().any(|n| *n < 0);
+    let (mut versions, mut days, mut states, mut qs, mut ks, mut ns) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for ((version, day, state, q, k), n) in counts {
+        versions.push(version);
+        days.push(day);
+        states.push(state);
+        qs.push(q);
+        ks.push(k);
+        ns.push(n);
+    }
+    sqlx::query(
+        "insert into summary_count (questionnaire_id, version, day, review_state, q, k, n)
+         select $1, * from unnest($2::int4[], $3::text[], $4::text[], $5::text[], $6::text[],
+             $7::int8[])
+         on conflict (questionnaire_id, q, k, version, day, review_state)
+         do update set n = summary_count.n + excluded.n",
+    )
+    .bind(questionnaire_id)
+    .bind(&versions)
+    .bind(&days)
+    .bind(&states)
+    .bind(&qs)
+    .bind(&ks)
+    .bind(&ns)
+    .execute(&mut *tx)
+    .await?;
+    if negative {
+        sqlx::query("delete from summary_count where questionnaire_id = $1 and n = 0")
+            .bind(questionnaire_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Folds `questionnaire_id`'s responses up to `horizon` (a [`super::committed_horizon`])
+/// into the rollup, `chunk` responses per transaction; `specs` holds every version's
+/// questions. Returns how many responses it folded.
+///
+/// Each transaction takes the rollup's lock, so that a review never changes the state of a
+/// response being folded: the fold reads the states, the review moves a folded response's
+/// counts from its old state to its new one.
+pub async fn fold_summaries(
+    pool: &PgPool,
+    questionnaire_id: i64,
+    specs: &HashMap<i32, SummarySpec>,
+    horizon: i64,
+    chunk: i64,
+) -> Result<i64> {
+    let mut folded = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        lock_rollup(&mut tx, questionnaire_id).await?;
+        plan_for_grouping_sets(&mut tx).await?;
+        let upto = folded_upto(&mut tx, questionnaire_id).await?;
+        let (next, n): (Option<i64>, i64) = sqlx::query_as(
+            "select max(seq), count(*) from (select seq from response
+             where questionnaire_id = $1 and seq > $2 and seq <= $3 order by seq limit $4) t",
+        )
+        .bind(questionnaire_id)
+        .bind(upto)
+        .bind(horizon)
+        .bind(chunk)
+        .fetch_one(&mut *tx)
+        .await?;
+        let Some(next) = next else {
+            tx.commit().await?;
+            return Ok(folded);
+        };
+        let versions: Vec<i32> = sqlx::query_scalar(
+            "select distinct version from response
+             where questionnaire_id = $1 and seq > $2 and seq <= $3",
+        )
+        .bind(questionnaire_id)
+        .bind(upto)
+        .bind(next)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut counts = HashMap::new();
+        for version in versions {
+            let Some(spec) = specs.get(&version) else {
+                return Err(super::UnexpectedValue {
+                    column: "response.version (no questions known to fold)",
+                    value: version.to_string(),
+                }
+                .into_db_error());
+            };
+            let filter = Filter {
+                version: Some(version),
+                ..Default::default()
+            };
+            let rows = Rows {
+                filter: &filter,
+                group: Group::DayAndState,
+                after: Some(upto),
+                upto: Some(next),
+                id: None,
+            };
+            rollup_counts(
+                &mut tx,
+                questionnaire_id,
+                &rows,
+                spec,
+                CountedAs {
+                    version,
+                    sign: 1,
+                    state: None,
+                },
+                &mut counts,
+            )
+            .await?;
+        }
+        write_counts(&mut tx, questionnaire_id, counts).await?;
+        sqlx::query(
+            "insert into summary_folded (questionnaire_id, upto) values ($1, $2)
+             on conflict (questionnaire_id) do update set upto = excluded.upto",
+        )
+        .bind(questionnaire_id)
+        .bind(next)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        folded += n;
+    }
+}
+
+/// In a review's transaction (after its `update`): when response `id` (of `version`) is
+/// already folded, moves its counts in the rollup from review state `old` to `new`.
+pub(super) async fn move_folded_response(
+    tx: &mut PgConnection,
+    questionnaire_id: i64,
+    id: Uuid,
+    seq: i64,
+    version: i32,
+    spec: &SummarySpec,
+    (old, new): (&str, &str),
+) -> Result<()> {
+    if old == new || seq > folded_upto(tx, questionnaire_id).await? {
+        return Ok(());
+    }
+    let filter = Filter::default();
+    let rows = Rows {
+        filter: &filter,
+        group: Group::DayAndState,
+        after: None,
+        upto: None,
+        id: Some(id),
+    };
+    let mut counts = HashMap::new();
+    for (sign, state) in [(-1, old), (1, new)] {
+        rollup_counts(
+            tx,
+            questionnaire_id,
+            &rows,
+            spec,
+            CountedAs {
+                version,
+                sign,
+                state: Some(state),
+            },
+            &mut counts,
+        )
+        .await?;
+    }
+    write_counts(tx, questionnaire_id, counts).await
+}
+
+/// [`summary_tallies`] from the rollup, for a filter and spec it serves
+/// ([`rollup_serves`]): the rollup's counts of the responses folded, and the first pass
+/// over those past it (few: the server folds them every few seconds), read in one
+/// snapshot.
+pub async fn rolled_up_tallies(
+    pool: &PgPool,
+    questionnaire_id: i64,
+    filter: &Filter,
+    spec: &SummarySpec,
+) -> Result<Tallies> {
+    let mut counter = Counter::new(spec, MAX_DISTINCT_NUMBERS);
+    let mut tx = pool.begin().await?;
+    sqlx::query("set transaction isolation level repeatable read, read only")
+        .execute(&mut *tx)
+        .await?;
+    plan_for_grouping_sets(&mut tx).await?;
+    let upto = folded_upto(&mut tx, questionnaire_id).await?;
+    let mut names: HashMap<String, i32> = spec
+        .names()
+        .into_iter()
+        .enumerate()
+        .map(|(q, name)| (name, q as i32))
+        .collect();
+    names.extend(spec.unit_names().into_iter().map(|(q, name)| (name, q)));
+    let mut qb = QueryBuilder::new(
+        "select c.q, c.k, sum(c.n)::int8 as n from summary_count c where c.questionnaire_id = ",
+    );
+    qb.push_bind(questionnaire_id)
+        .push(" and c.q = any(")
+        .push_bind(names.keys().cloned().collect::<Vec<_>>())
+        .push(")");
+    filter.push_rollup_conditions(&mut qb);
+    qb.push(" group by c.q, c.k having sum(c.n) <> 0");
+    let rolled: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    for (name, k, n) in rolled {
+        if let Some(&q) = names.get(&name) {
+            let k = (q >= 0).then_some(k);
+            counter.add(Grouped { g: None, q, k, n });
+        }
+    }
+    let rows = Rows {
+        after: Some(upto),
+        ..Rows::filtered(filter, None)
+    };
+    counter
+        .count(&mut tx, &mut tally_query(questionnaire_id, &rows, spec))
+        .await?;
+    tx.commit().await?;
+    Ok(counter.finish())
 }
 
 /// The median (as `percentile_cont(0.5)`: the mean of the two middle values of an even
@@ -485,7 +978,11 @@ pub async fn summary_numbers_in_database(
         qb.push(format!("count(*) filter (where v.b = {b})"));
     }
     qb.push("]::int8[] as bins from ");
-    push_source(&mut qb, questionnaire_id, filter, spec.by.as_ref());
+    push_source(
+        &mut qb,
+        questionnaire_id,
+        &Rows::filtered(filter, spec.by.as_ref()),
+    );
     qb.push(" cross join lateral (select null::int4 as q, null::float8 as x, null::int4 as b where false");
     // Question index → (its path, whether it is in repeat j).
     let mut all: Vec<(i32, &SummaryQuestion, Option<usize>)> = Vec::new();
@@ -531,4 +1028,25 @@ pub async fn summary_numbers_in_database(
     }
     qb.push(") v group by 1, 2");
     Ok(qb.build_query_as().fetch_all(pool).await?)
+}
+
+/// The questionnaires with at least `at_least` committed responses past their rollup (at
+/// least 1), each with its slug and versions.
+pub async fn questionnaires_to_fold(
+    pool: &PgPool,
+    at_least: i64,
+) -> Result<Vec<(i64, String, Vec<i32>)>> {
+    Ok(sqlx::query_as(
+        "select q.id, q.slug, array(select v.version from questionnaire_version v
+             where v.questionnaire_id = q.id order by 1)
+         from questionnaire q
+         where (select count(*) from (select 1 from response r
+                 where r.questionnaire_id = q.id
+                   and r.seq > coalesce((select f.upto from summary_folded f
+                                         where f.questionnaire_id = q.id), 0)
+                 limit $1) t) >= $1",
+    )
+    .bind(at_least.max(1))
+    .fetch_all(pool)
+    .await?)
 }

@@ -29,7 +29,7 @@ mod filters;
 mod qr;
 mod questionnaires;
 mod responses;
-mod summary;
+pub mod summary;
 mod sync;
 mod web_app;
 mod xlsform;

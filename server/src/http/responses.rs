@@ -169,7 +169,16 @@ async fn put_review(
             &format!("the comment must be at most {MAX_REVIEW_COMMENT_CHARS} characters"),
         ));
     }
-    db::review_response(&state.pool, id, body.state, comment, user).await?;
+    // The summaries' spec of its version, for the rollup's counts.
+    let (slug, version) = db::response_version(&state.pool, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let parsed = state.cache.parsed(&state.pool, &slug, [version]).await?;
+    let spec = parsed
+        .get(&version)
+        .map(|q| super::summary::version_spec(q))
+        .ok_or_else(AppError::not_found)?;
+    db::review_response(&state.pool, id, body.state, comment, user, &spec).await?;
     Ok(Json(db::review_of(&state.pool, id).await?))
 }
 

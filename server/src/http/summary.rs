@@ -29,7 +29,7 @@ use parole_client::api::{
     ResponsesSummary, SummaryBy, SummaryGroup, SummaryKind, SummaryParams, SummaryUnit,
 };
 use parole_client::i18n::Message;
-use parole_client::questionnaire::{Question, QuestionKind};
+use parole_client::questionnaire::{Question, QuestionKind, Questionnaire};
 use serde_json::Value;
 
 use super::{filters, ApiPath, ApiQuery, Reader};
@@ -200,6 +200,78 @@ fn count(tallies: &[db::SummaryTally], g: &Option<String>, q: i32) -> i64 {
     tally(tallies, g, q).map(|t| t.n).sum()
 }
 
+/// The spec of `entries` (top-level questions first, then each repeat's), with for each
+/// `q` its entry's index and its repeat's (in `spec.repeats`).
+fn spec_of(
+    entries: &[Entry],
+    by: Option<Vec<String>>,
+) -> (db::SummarySpec, Vec<usize>, Vec<Option<usize>>) {
+    let mut spec = db::SummarySpec {
+        by,
+        ..Default::default()
+    };
+    let mut index: Vec<usize> = Vec::new();
+    let mut repeat_of: Vec<Option<usize>> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if let (None, Some(measure)) = (&e.repeat, measure_of(e.kind)) {
+            spec.questions.push(db::SummaryQuestion {
+                path: e.path.clone(),
+                measure,
+            });
+            index.push(i);
+            repeat_of.push(None);
+        }
+    }
+    let mut repeat_names: Vec<String> = Vec::new();
+    for e in entries {
+        if let Some((name, path)) = &e.repeat {
+            if !repeat_names.contains(name) {
+                repeat_names.push(name.clone());
+                spec.repeats.push(db::SummaryRepeat {
+                    path: path.clone(),
+                    questions: Vec::new(),
+                });
+            }
+        }
+    }
+    for (j, name) in repeat_names.iter().enumerate() {
+        for (i, e) in entries.iter().enumerate() {
+            if e.repeat.as_ref().is_some_and(|(n, _)| n == name) {
+                if let Some(measure) = measure_of(e.kind) {
+                    spec.repeats[j].questions.push(db::SummaryQuestion {
+                        path: e.path.clone(),
+                        measure,
+                    });
+                    index.push(i);
+                    repeat_of.push(Some(j));
+                }
+            }
+        }
+    }
+    (spec, index, repeat_of)
+}
+
+/// The spec of one version's questions, all of them (personal or not): what the rollup
+/// counts its responses by.
+pub fn version_spec(q: &Questionnaire) -> db::SummarySpec {
+    let mut entries = Vec::new();
+    add_version(q, &mut entries);
+    spec_of(&entries, None).0
+}
+
+/// Adds every question of version `q` to the union `out`.
+fn add_version(q: &Questionnaire, out: &mut Vec<Entry>) {
+    collect(
+        &q.questions,
+        "",
+        false,
+        None,
+        &[],
+        q.default_language(),
+        out,
+    );
+}
+
 /// `GET /api/v1/questionnaires/{slug}/summary` (readers).
 async fn summary(
     State(state): State<AppState>,
@@ -218,15 +290,7 @@ async fn summary(
     for v in &versions {
         if let Some(q) = parsed.get(v) {
             languages = q.languages.clone();
-            collect(
-                &q.questions,
-                "",
-                false,
-                None,
-                &[],
-                q.default_language(),
-                &mut entries,
-            );
+            add_version(q, &mut entries);
         }
     }
     let omit = selection.personal == PersonalData::Omit;
@@ -268,54 +332,18 @@ async fn summary(
         entries.retain(|e| !e.personal);
     }
 
-    // The spec: top-level questions first, then each repeat's; `index[q]` is the entry.
-    let mut spec = db::SummarySpec {
-        by: by.as_ref().map(|(p, _, _)| p.clone()),
-        ..Default::default()
-    };
-    let mut index: Vec<usize> = Vec::new();
-    let mut repeat_of: Vec<Option<usize>> = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        if let (None, Some(measure)) = (&e.repeat, measure_of(e.kind)) {
-            spec.questions.push(db::SummaryQuestion {
-                path: e.path.clone(),
-                measure,
-            });
-            index.push(i);
-            repeat_of.push(None);
-        }
-    }
-    let mut repeat_names: Vec<String> = Vec::new();
-    for e in &entries {
-        if let Some((name, path)) = &e.repeat {
-            if !repeat_names.contains(name) {
-                repeat_names.push(name.clone());
-                spec.repeats.push(db::SummaryRepeat {
-                    path: path.clone(),
-                    questions: Vec::new(),
-                });
-            }
-        }
-    }
-    for (j, name) in repeat_names.iter().enumerate() {
-        for (i, e) in entries.iter().enumerate() {
-            if e.repeat.as_ref().is_some_and(|(n, _)| n == name) {
-                if let Some(measure) = measure_of(e.kind) {
-                    spec.repeats[j].questions.push(db::SummaryQuestion {
-                        path: e.path.clone(),
-                        measure,
-                    });
-                    index.push(i);
-                    repeat_of.push(Some(j));
-                }
-            }
-        }
-    }
+    let (spec, index, repeat_of) = spec_of(&entries, by.as_ref().map(|(p, _, _)| p.clone()));
 
     // A long read: the replica, when there is one and it has caught up.
     let pool = state.read_pool().await;
-    let counted =
-        db::summary_tallies(&pool, selection.questionnaire_id, &selection.filter, &spec).await?;
+    // Without `by`, an interviewer or an answer to filter on, the rollup's counts and the
+    // few responses past it; else every selected response.
+    let each: Vec<db::SummarySpec> = parsed.values().map(|q| version_spec(q)).collect();
+    let counted = if db::rollup_serves(&selection.filter, &spec, &each) {
+        db::rolled_up_tallies(&pool, selection.questionnaire_id, &selection.filter, &spec).await?
+    } else {
+        db::summary_tallies(&pool, selection.questionnaire_id, &selection.filter, &spec).await?
+    };
     let tallies = &counted.rows;
 
     // The groups: the `by` choices in order, then the responses without a `by` answer.

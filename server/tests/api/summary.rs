@@ -595,3 +595,154 @@ async fn medians_and_histograms_are_the_same_from_value_counts_and_from_postgres
         .all(|(_, _, median, bins)| median.is_some() && bins.iter().sum::<i64>() > 0));
     assert_eq!(figures[0], figures[1]);
 }
+
+/// Each tally of `t`, in a stable order, for comparing two ways of counting.
+fn tally_rows(t: &parole_server::db::Tallies) -> Vec<String> {
+    let mut rows: Vec<String> = t
+        .rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{:?} {} {:?} {} {:?} {:?} {:?}",
+                r.g, r.q, r.k, r.n, r.min, r.max, r.sum
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn the_rollup_counts_as_the_responses_do_through_folds_reviews_and_new_responses() {
+    use parole_server::db;
+
+    let (ctx, coord, token, mut sent) = varied().await;
+    let pool = &ctx.db.pool;
+    let cache = parole_server::sync::QuestionnaireCache::default();
+    // Everything folded: the rollup counts all 24 (their reviews were set before).
+    let folded = parole_server::rollup::fold_all(pool, &cache, 1)
+        .await
+        .unwrap();
+    assert_eq!(folded, 24);
+    assert_eq!(
+        parole_server::rollup::fold_all(pool, &cache, 1)
+            .await
+            .unwrap(),
+        0
+    );
+    let (questionnaire_id, max_seq): (i64, i64) = sqlx::query_as(
+        "select q.id, (select max(seq) from response r where r.questionnaire_id = q.id)
+         from questionnaire q where slug = 'besoins-formation'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let upto: i64 =
+        sqlx::query_scalar("select upto from summary_folded where questionnaire_id = $1")
+            .bind(questionnaire_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(upto, max_seq);
+
+    // Reviews after the fold move the folded responses' counts.
+    let mut review = |i: usize, state: &str| {
+        sent[i].approved = state == "approved";
+        (sent[i].id.clone(), state.to_string())
+    };
+    let changes = [
+        review(1, "rejected"),
+        review(2, "approved"),
+        review(5, "approved"),
+        review(4, "has_issues"),
+    ];
+    for (id, state) in &changes {
+        let r = ctx
+            .call(
+                Method::PUT,
+                &format!("/api/v1/responses/{id}/review"),
+                Some(&coord),
+                Some(json!({"state": state})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    // And new responses, past the rollup.
+    let mut batch = Vec::new();
+    for i in 24..30 {
+        let day = format!("2025-03-{}", 10 + i % 5);
+        let mut r = response(answers(i, 2));
+        r["version"] = json!(2);
+        r["completed_at"] = json!(format!("{day}T10:00:00+01:00"));
+        sent.push(Sent {
+            id: r["id"].as_str().unwrap().to_string(),
+            version: 2,
+            day,
+            answers: r["answers"].clone(),
+            approved: false,
+        });
+        batch.push(r);
+    }
+    let res = results(&ctx.push(&token, batch).await);
+    assert!(res.iter().all(|r| r["status"] == "accepted"), "{res:?}");
+
+    let only =
+        |f: &dyn Fn(&Sent) -> bool| sent.iter().filter(|s| f(s)).cloned().collect::<Vec<_>>();
+    let cases: Vec<(&str, Vec<Sent>)> = vec![
+        ("", sent.clone()),
+        ("?review=approved", only(&|s| s.approved)),
+        ("?version=2", only(&|s| s.version == 2)),
+        (
+            "?from=2025-03-11&to=2025-03-12&version=1",
+            only(&|s| {
+                s.version == 1 && s.day.as_str() >= "2025-03-11" && s.day.as_str() <= "2025-03-12"
+            }),
+        ),
+    ];
+    // Part folded, part not; then all folded again.
+    for round in 0..2 {
+        for (query, subset) in &cases {
+            let s = summary(&ctx, &coord, query).await;
+            assert_eq!(s["responses"], subset.len(), "{query}, round {round}");
+            check(&s, subset, None);
+        }
+        if round == 0 {
+            assert_eq!(
+                parole_server::rollup::fold_all(pool, &cache, 1)
+                    .await
+                    .unwrap(),
+                6
+            );
+        }
+    }
+
+    // The rollup's tallies are the responses' own, to the last number's sum.
+    let parsed = cache
+        .parsed(pool, "besoins-formation", [1, 2])
+        .await
+        .unwrap();
+    // Version 2 only adds a choice: its questions are the union's.
+    let union = parole_server::http::summary::version_spec(&parsed[&2]);
+    for filter in [
+        db::Filter::default(),
+        db::Filter {
+            review: Some(parole_client::api::ReviewState::Approved),
+            ..Default::default()
+        },
+    ] {
+        let rolled = db::rolled_up_tallies(pool, questionnaire_id, &filter, &union)
+            .await
+            .unwrap();
+        let read = db::summary_tallies(pool, questionnaire_id, &filter, &union)
+            .await
+            .unwrap();
+        assert!(!rolled.rows.is_empty());
+        assert_eq!(tally_rows(&rolled), tally_rows(&read));
+    }
+    // The rollup holds no count brought to zero by a review.
+    let zero: i64 = sqlx::query_scalar("select count(*) from summary_count where n = 0")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(zero, 0);
+}
