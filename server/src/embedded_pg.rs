@@ -99,6 +99,11 @@ pub struct EmbeddedPg {
 /// A `postgres://` URL for database `db`, as user `postgres`, over the Unix socket in
 /// `socket_dir`.
 pub fn socket_url(socket_dir: &Path, db: &str) -> String {
+    socket_url_on(socket_dir, PORT, db)
+}
+
+/// [`socket_url`] for a socket of another port number (PgBouncer's, in the tests).
+pub(crate) fn socket_url_on(socket_dir: &Path, port: u16, db: &str) -> String {
     let host: String = socket_dir
         .to_string_lossy()
         .bytes()
@@ -109,7 +114,7 @@ pub fn socket_url(socket_dir: &Path, db: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    format!("postgres://postgres@{host}:{PORT}/{db}")
+    format!("postgres://postgres@{host}:{port}/{db}")
 }
 
 /// The URL of the embedded PostgreSQL of `data_dir` when a `parole serve` runs it now (its
@@ -159,7 +164,7 @@ pub fn find_bindir() -> Result<PathBuf, EmbeddedPgError> {
 }
 
 /// The uid/gid to run PostgreSQL as: `postgres` when we are root, else ourselves (None).
-fn run_as() -> Result<Option<(u32, u32)>, EmbeddedPgError> {
+pub(crate) fn run_as() -> Result<Option<(u32, u32)>, EmbeddedPgError> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
@@ -201,7 +206,7 @@ fn prepare_data_dir(
 }
 
 /// Prepares a command to run as `owner`, dying with SIGINT when its parent thread dies.
-fn command(bin: PathBuf, owner: Option<(u32, u32)>) -> Command {
+pub(crate) fn command(bin: PathBuf, owner: Option<(u32, u32)>) -> Command {
     let mut cmd = Command::new(bin);
     if let Some((uid, gid)) = owner {
         cmd.uid(uid).gid(gid);

@@ -3,7 +3,9 @@
 //! - `cargo xtask test`: installs what the tests need (the wasm32 target, PostgreSQL's server
 //!   binaries when missing), checks that client-core builds for `wasm32-unknown-unknown`,
 //!   builds the phone app's wasm (`build-web`, which the browser tests load), then runs every
-//!   test of the workspace. The tests start their own PostgreSQL.
+//!   test of the workspace, then the sync, export and summary tests a second time through
+//!   PgBouncer in transaction mode (built once from Debian's source: [`pgbouncer`]), then
+//!   the browser tests. The tests start their own PostgreSQL (and PgBouncer).
 //! - `cargo xtask build-web`: builds `client-wasm` for `wasm32-unknown-unknown` (profile
 //!   `release-wasm`) twice: the phone's module (`parole_wasm`, the compact validator) and the
 //!   console's (`parole_wasm_full`, feature `jsonschema`: the questionnaire builder checks
@@ -15,6 +17,9 @@
 //!   [`check_first_visit`]).
 //! - `cargo xtask run [-- SERVE ARGS]`: `build-web`, then `cargo run --release -- serve ARGS`.
 //! - `cargo xtask setup`: installs what the others need.
+//! - `cargo xtask pgbouncer`: builds PgBouncer for the tests (once) and prints its path, to
+//!   run tests through it by hand: `PAROLE_TEST_PGBOUNCER=$(cargo xtask pgbouncer) cargo
+//!   test -p parole-server --test api -- sync::`.
 //! - `cargo xtask fuzz [SECONDS]`: runs each fuzz target of `fuzz/` for SECONDS (default 60)
 //!   with cargo-fuzz on nightly Rust (installing both when missing), seeded from
 //!   `schemas/examples/`. Not part of the test suite: a finding is written under
@@ -33,12 +38,17 @@ fn main() -> Result<()> {
         Some("build-web") => build_web(),
         Some("run") => run_server(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("pgbouncer") => {
+            println!("{}", pgbouncer()?.display());
+            Ok(())
+        }
         _ => {
             eprintln!(
                 "usage: cargo xtask test [-- CARGO TEST ARGS]\n       \
                  cargo xtask build-web\n       \
                  cargo xtask run [-- SERVE ARGS]\n       \
                  cargo xtask fuzz [SECONDS]\n       \
+                 cargo xtask pgbouncer\n       \
                  cargo xtask setup"
             );
             std::process::exit(2);
@@ -136,6 +146,13 @@ fn test(extra: &[String]) -> Result<()> {
     .context("client-core must build for wasm32-unknown-unknown")?;
     build_web_only().context("the phone app's wasm (web/pkg) must build")?;
     run(cargo().args(["test", "--workspace"]).args(extra))?;
+    // The sync, export and summary tests again, through PgBouncer in transaction mode.
+    let bouncer = pgbouncer().context("PgBouncer, for the tests through it")?;
+    run(cargo()
+        .args(["test", "--package", "parole-server", "--test", "api", "--"])
+        .args(BOUNCED_TESTS)
+        .env("PAROLE_TEST_PGBOUNCER", &bouncer))
+    .context("the tests through PgBouncer")?;
     // The phone app in a real browser, against the `parole` binary the tests just built.
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -146,6 +163,97 @@ fn test(extra: &[String]) -> Result<()> {
         .env("CHROMIUM_BIN", CHROMIUM))
     .context("the phone app's browser tests")?;
     Ok(())
+}
+
+/// The tests run a second time through PgBouncer (module filters of the `api` test).
+const BOUNCED_TESTS: [&str; 6] = [
+    "sync::",
+    "exports::",
+    "export_formats::",
+    "export_xlsx::",
+    "summary::",
+    "pgbouncer::",
+];
+
+/// The PgBouncer built for the tests: Debian 13's source (1.24), since Debian 12's package
+/// (1.18) cannot serve sqlx's named prepared statements in transaction mode (1.21 can:
+/// `max_prepared_statements`).
+const PGBOUNCER: &str = "pgbouncer-1.24.1";
+const PGBOUNCER_URL: &str =
+    "http://deb.debian.org/debian/pool/main/p/pgbouncer/pgbouncer_1.24.1.orig.tar.gz";
+const PGBOUNCER_SHA256: &str = "da72a3aba13072876d055a3e58dd4aba4a5de4ed6148e73033185245598fd3e0";
+
+/// PgBouncer's binary: `$PAROLE_PGBOUNCER` when set, else built once from Debian's source
+/// package (downloaded from deb.debian.org, its SHA-256 checked) under
+/// `target/xtask-tools/`, with libevent from Debian's packages.
+fn pgbouncer() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("PAROLE_PGBOUNCER").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let tools = root().join("target").join("xtask-tools");
+    let prefix = tools.join(PGBOUNCER);
+    let bin = prefix.join("bin/pgbouncer");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    if !succeeds(Command::new("pkg-config").args(["--exists", "libevent"])) {
+        apt_install(
+            &["libevent-dev", "pkg-config", "make", "gcc"],
+            "building PgBouncer needs libevent and a C compiler",
+        )?;
+    }
+    if !succeeds(Command::new("curl").arg("--version")) {
+        apt_install(&["curl"], "downloading PgBouncer's source needs curl")?;
+    }
+    std::fs::create_dir_all(&tools)?;
+    let tarball = tools.join(format!("{PGBOUNCER}.tar.gz"));
+    run(Command::new("curl")
+        .args([
+            "--fail",
+            "--silent",
+            "--show-error",
+            "--location",
+            "--retry",
+            "3",
+            "-o",
+        ])
+        .arg(&tarball)
+        .arg(PGBOUNCER_URL))?;
+    let out = Command::new("sha256sum").arg(&tarball).output()?;
+    let sum = String::from_utf8_lossy(&out.stdout);
+    if sum.split_whitespace().next() != Some(PGBOUNCER_SHA256) {
+        bail!("{PGBOUNCER_URL}: SHA-256 {sum} is not the expected {PGBOUNCER_SHA256}");
+    }
+    run(Command::new("tar")
+        .arg("xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&tools))?;
+    let src = tools.join(PGBOUNCER);
+    let src_dir = tools.join(format!("{PGBOUNCER}-src"));
+    let _ = std::fs::remove_dir_all(&src_dir);
+    std::fs::rename(&src, &src_dir)?;
+    // Their output on stderr: `cargo xtask pgbouncer` prints only the path on stdout.
+    run(Command::new("./configure")
+        .arg(format!("--prefix={}", prefix.display()))
+        .args([
+            "--without-openssl",
+            "--without-cares",
+            "--without-systemd",
+            "--without-pam",
+            "--without-ldap",
+        ])
+        .current_dir(&src_dir)
+        .stdout(std::io::stderr()))?;
+    run(Command::new("make")
+        .args(["-j2"])
+        .current_dir(&src_dir)
+        .stdout(std::io::stderr()))?;
+    run(Command::new("make")
+        .arg("install")
+        .current_dir(&src_dir)
+        .stdout(std::io::stderr()))?;
+    Ok(bin)
 }
 
 /// The fuzz targets of `fuzz/`, what each is fed first, and each one's time.

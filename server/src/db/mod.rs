@@ -122,16 +122,30 @@ pub async fn connect(url: &str) -> Result<PgPool> {
         .await?)
 }
 
-/// Runs the pending migrations. Several servers may start at once on one database: sqlx
-/// holds a PostgreSQL advisory lock for the run, so one migrates and the others, waiting,
-/// then find nothing left to do. During a rolling upgrade a server of the previous release
-/// may (re)start on a database a newer one already migrated: it runs on rather than refuse
-/// (migrations only ever add, so the old code still finds what it uses).
+/// Runs the pending migrations. Several servers may start at once on one database: the
+/// run holds a transaction-level advisory lock, so one migrates and the others, waiting,
+/// then find nothing left to do. Transaction-level, and all in that one transaction, so that
+/// it holds through PgBouncer in transaction mode too (sqlx's own lock is a session's: the
+/// unlock could reach another server connection and leave it locked). During a rolling
+/// upgrade a server of the previous release may (re)start on a database a newer one already
+/// migrated: it runs on rather than refuse (migrations only ever add, so the old code still
+/// finds what it uses).
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     let mut migrator = sqlx::migrate!();
     migrator.set_ignore_missing(true);
-    migrator.run(pool).await
+    migrator.set_locking(false);
+    let mut tx = pool.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    migrator.run(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
 }
+
+/// The migrations' advisory lock (`parole` in ASCII, then 2).
+const MIGRATION_LOCK: i64 = 0x7061_726f_6c65_0002;
 
 /// Creates database `name` (a plain identifier) on the cluster `admin_url` reaches, unless
 /// it exists.

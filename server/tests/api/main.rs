@@ -15,6 +15,7 @@ mod health;
 mod interviewers_devices;
 mod metrics;
 mod openapi;
+mod pgbouncer;
 mod questionnaires;
 mod responses;
 mod summary;
