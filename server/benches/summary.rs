@@ -4,7 +4,9 @@
 //!
 //! The responses are written straight into PostgreSQL by one `insert … select from
 //! generate_series` per 100 000 (varied answers: nine neighbourhoods, a repeat of zero to
-//! three items, numbers, dates, a remark of a few hundred characters), then `vacuum
+//! three items, numbers, dates, a remark of a few hundred characters; the numbers and the
+//! dates answered drawn by `hashint8`, independent of the day of the response, so that the
+//! rollup holds as many rows as real answers would make), then `vacuum
 //! analyze`d, as a live table would be. The request is then timed `PAROLE_BENCH_RUNS` times
 //! (default 5, after one warm-up): once before the rollup is built (every response read),
 //! then the fold into the rollup is timed, then plain, filtered on review state, dates and
@@ -107,7 +109,7 @@ async fn insert(pool: &sqlx::PgPool, questionnaire_id: i64, version: i32, n: i64
                     'malakoff', 'nantes_nord', 'chateau_reze', 'plaisance_orvault',
                     'sillon_de_bretagne'])[1 + (g * 7) % 9],
                  'role', case when g % 3 = 0 then 'acteur_local' else 'habitant' end,
-                 'annee_entree', case when g % 10 <> 0 then 2014 + (g * 13) % 12 end,
+                 'annee_entree', case when g % 10 <> 0 then 2014 + abs(hashint8(g + 1)) % 12 end,
                  'formations_suivies', (select coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                         'intitule', 'Formation ' || k,
                         'date', case when k % 2 = 1 then to_char(date '2024-01-01' + ((g + k) % 200)::int, 'YYYY-MM-DD') end,
@@ -119,8 +121,8 @@ async fn insert(pool: &sqlx::PgPool, questionnaire_id: i64, version: i32, n: i64
                     'prise_de_parole', 'animation', 'budget', 'numerique', 'mobilisation'])[1 + g % 7],
                     (array['budget', 'numerique', 'mobilisation'])[1 + (g / 7) % 3]),
                  'format_prefere', (array['atelier', 'journee', 'en_ligne', 'visite'])[1 + (g / 3) % 4],
-                 'heures_par_mois', case when g % 8 <> 0 then ((g * 37) % 600) / 10.0 end,
-                 'prochaine_dispo', case when g % 6 <> 0 then to_char(date '2025-02-01' + ((g * 11) % 120)::int, 'YYYY-MM-DD') end,
+                 'heures_par_mois', case when g % 8 <> 0 then (abs(hashint8(g)) % 600) / 10.0 end,
+                 'prochaine_dispo', case when g % 6 <> 0 then to_char(date '2025-02-01' + (abs(hashint8(g + 2)) % 120)::int, 'YYYY-MM-DD') end,
                  'besoin_garde', case when g % 7 <> 0 then g % 2 = 0 end,
                  'remarques', case when g % 4 = 0 then 'Réponse ' || g || ' : ' || repeat('des formations le samedi matin, près du quartier. ', 6) end
              )) as a) answers",
