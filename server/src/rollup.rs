@@ -27,7 +27,8 @@ pub const FOLD_AT_LEAST: i64 = 500;
 const CHUNK: i64 = 100_000;
 
 /// Folds every questionnaire with at least `at_least` responses past its rollup; returns
-/// how many responses it folded.
+/// how many responses it folded. A questionnaire that fails (its versions unreadable, the
+/// database gone mid-way) is logged and left for the next round; the others go on.
 pub async fn fold_all(
     pool: &PgPool,
     cache: &QuestionnaireCache,
@@ -41,10 +42,18 @@ pub async fn fold_all(
     let horizon = db::committed_horizon(pool).await?;
     let mut folded = 0;
     for (questionnaire_id, slug, versions) in due {
-        let parsed = cache.parsed(pool, &slug, versions).await?;
-        let specs: HashMap<i32, db::SummarySpec> =
-            parsed.iter().map(|(v, q)| (*v, version_spec(q))).collect();
-        folded += db::fold_summaries(pool, questionnaire_id, &specs, horizon, CHUNK).await?;
+        let one = async {
+            let parsed = cache.parsed(pool, &slug, versions).await?;
+            let specs: HashMap<i32, db::SummarySpec> =
+                parsed.iter().map(|(v, q)| (*v, version_spec(q))).collect();
+            anyhow::Ok(db::fold_summaries(pool, questionnaire_id, &specs, horizon, CHUNK).await?)
+        };
+        match one.await {
+            Ok(n) => folded += n,
+            Err(e) => {
+                tracing::warn!(questionnaire = %slug, error = %e, "folding the summaries' rollup")
+            }
+        }
     }
     Ok(folded)
 }
