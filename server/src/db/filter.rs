@@ -63,10 +63,11 @@ impl Filter {
     }
 
     /// Appends ` and …` on the summaries' rollup (table alias `c`) for the filters it keeps:
-    /// version, days and review state. The others (interviewer, answers) it cannot apply:
-    /// the caller reads the responses instead (`rollup_serves`).
-    pub fn push_rollup_conditions(&self, qb: &mut QueryBuilder<'_, Postgres>) {
-        debug_assert!(self.interviewer.is_none() && self.answers.is_empty());
+    /// version, review state and, when `days` (its days' counts; the cube has none), days.
+    /// The others (interviewer, answers) it cannot apply: the caller reads the responses
+    /// instead, or the cube's counts of one answer (`rollup_serves`).
+    pub fn push_rollup_conditions(&self, qb: &mut QueryBuilder<'_, Postgres>, days: bool) {
+        debug_assert!(self.interviewer.is_none() && (days || (self.from, self.to) == (None, None)));
         self.push_kept(qb, "c.version", "c.day", "c.review_state");
     }
 

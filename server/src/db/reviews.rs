@@ -53,9 +53,7 @@ pub async fn review_response(
     super::summary::move_folded_response(
         &mut tx,
         questionnaire_id,
-        id,
-        seq,
-        version,
+        (id, seq, version),
         spec,
         (&old, state.as_str()),
     )

@@ -80,6 +80,17 @@ impl Measure {
     }
 }
 
+impl SummaryQuestion {
+    /// Its name in the rollup, in the repeat at `repeat` if any.
+    fn name(&self, repeat: Option<&Vec<String>>) -> String {
+        format!(
+            "{} {}",
+            self.measure.tag(),
+            serde_json::json!([repeat, self.path])
+        )
+    }
+}
+
 impl SummarySpec {
     /// Each question's measure, by `q`.
     fn measures(&self) -> Vec<Measure> {
@@ -184,6 +195,9 @@ struct Rows<'a> {
     after: Option<i64>,
     upto: Option<i64>,
     id: Option<Uuid>,
+    /// For the fold: the questions whose answers the cube breaks the counts down by (their
+    /// paths), each also counted per review state and answer.
+    cube: &'a [Vec<String>],
 }
 
 impl<'a> Rows<'a> {
@@ -195,21 +209,26 @@ impl<'a> Rows<'a> {
             after: None,
             upto: None,
             id: None,
+            cube: &[],
         }
     }
 }
 
-/// The selected responses as `(g, a)`: the group and the answers.
+/// The scalar answer at `p` in `r.answers`, as text (null when it is none).
+fn push_answer(qb: &mut QueryBuilder<'_, Postgres>, p: &[String]) {
+    qb.push("case when jsonb_typeof(r.answers #> ")
+        .push_bind(p.to_vec())
+        .push(") in ('string', 'number', 'boolean') then r.answers #>> ")
+        .push_bind(p.to_vec())
+        .push(" end");
+}
+
+/// The selected responses as `(g, st, b0…, a)`: the group, the review state, the cube's
+/// answers, and the answers.
 fn push_source(qb: &mut QueryBuilder<'_, Postgres>, questionnaire_id: i64, rows: &Rows<'_>) {
     qb.push("(select ");
     match rows.group {
-        Group::Answer(Some(p)) => {
-            qb.push("case when jsonb_typeof(r.answers #> ")
-                .push_bind(p.clone())
-                .push(") in ('string', 'number', 'boolean') then r.answers #>> ")
-                .push_bind(p.clone())
-                .push(" end");
-        }
+        Group::Answer(Some(p)) => push_answer(qb, p),
         Group::Answer(None) => {
             qb.push("null::text");
         }
@@ -217,7 +236,13 @@ fn push_source(qb: &mut QueryBuilder<'_, Postgres>, questionnaire_id: i64, rows:
             qb.push("left(r.completed_at, 10) || ' ' || r.review_state");
         }
     }
-    qb.push(" as g, r.answers as a from response r where r.questionnaire_id = ")
+    qb.push(" as g, r.review_state as st");
+    for (i, p) in rows.cube.iter().enumerate() {
+        qb.push(", ");
+        push_answer(qb, p);
+        qb.push(format!(" as b{i}"));
+    }
+    qb.push(", r.answers as a from response r where r.questionnaire_id = ")
         .push_bind(questionnaire_id);
     if let Some(s) = rows.after {
         qb.push(" and r.seq > ").push_bind(s);
@@ -311,9 +336,15 @@ fn push_key(qb: &mut QueryBuilder<'_, Postgres>, a: &str, question: &SummaryQues
 
 /// One row of the first pass's query: in the grouping set of the units, `q` is the unit's
 /// (`-1`, or a repeat's items) and `k` null; in the set of question `q`, `k` is its key.
+///
+/// For the fold's cube sets (`(st, b{i}, …)`), `b` is `i`, `bv` that answer and `st` the
+/// review state; elsewhere `b` is -1.
 #[derive(Debug, FromRow)]
 struct Grouped {
     g: Option<String>,
+    b: i32,
+    bv: Option<String>,
+    st: Option<String>,
     q: i32,
     k: Option<String>,
     n: i64,
@@ -328,7 +359,22 @@ fn tally_query(
     spec: &SummarySpec,
 ) -> QueryBuilder<'static, Postgres> {
     let total = spec.measures().len();
-    let mut qb = QueryBuilder::new("select t.g, case when grouping(t.u) = 0 then t.u");
+    let cube = rows.cube.len();
+    let mut qb = QueryBuilder::new("select t.g, ");
+    if cube == 0 {
+        qb.push("-1 as b, null::text as bv, null::text as st");
+    } else {
+        qb.push("case when grouping(t.g) = 0 then -1");
+        for i in 0..cube {
+            qb.push(format!(" when grouping(t.b{i}) = 0 then {i}"));
+        }
+        qb.push(" end as b, case when grouping(t.g) = 0 then null");
+        for i in 0..cube {
+            qb.push(format!(" when grouping(t.b{i}) = 0 then t.b{i}"));
+        }
+        qb.push(" end as bv, case when grouping(t.g) = 0 then null else t.st end as st");
+    }
+    qb.push(", case when grouping(t.u) = 0 then t.u");
     for q in 0..total {
         qb.push(format!(" when grouping(t.k{q}) = 0 then {q}"));
     }
@@ -346,8 +392,11 @@ fn tally_query(
         qb.push(")");
     }
     qb.push(" as k, count(*) as n from (");
+    let carried: String = (0..cube).map(|i| format!(", s.b{i}")).collect();
     // The responses' row, with the top-level questions' keys.
-    qb.push(format!("select s.g, {UNIT_RESPONSES}::int4 as u"));
+    qb.push(format!(
+        "select s.g, s.st{carried}, {UNIT_RESPONSES}::int4 as u"
+    ));
     for (q, question) in spec.questions.iter().enumerate() {
         qb.push(", ");
         push_key(&mut qb, "s.a", question);
@@ -362,7 +411,7 @@ fn tally_query(
     let mut first = spec.questions.len();
     for (j, repeat) in spec.repeats.iter().enumerate() {
         qb.push(format!(
-            " union all select s.g, {}::int4 as u",
+            " union all select s.g, s.st{carried}, {}::int4 as u",
             unit_items(j)
         ));
         for q in 0..total {
@@ -383,6 +432,12 @@ fn tally_query(
     qb.push(") t group by grouping sets ((t.g, t.u)");
     for q in 0..total {
         qb.push(format!(", (t.g, t.k{q})"));
+    }
+    for i in 0..cube {
+        qb.push(format!(", (t.st, t.b{i}, t.u)"));
+        for q in 0..total {
+            qb.push(format!(", (t.st, t.b{i}, t.k{q})"));
+        }
     }
     qb.push(")");
     qb
@@ -446,7 +501,7 @@ impl Counter {
     }
 
     fn add(&mut self, row: Grouped) {
-        let Grouped { g, q, k, n } = row;
+        let Grouped { g, q, k, n, .. } = row;
         let Some(&measure) = usize::try_from(q).ok().and_then(|i| self.measures.get(i)) else {
             self.tally(&g, q, None, n, None); // the units
             return;
@@ -554,15 +609,51 @@ pub async fn summary_tallies_keeping(
 }
 
 // The rollup (`summary_count`): the first pass's counts per version, day and review state,
-// for every response up to `summary_folded.upto`.
+// for every response up to `summary_folded.upto`; and its cube (`summary_cube`): the same
+// counts per version, review state and answer to each of a few single-choice questions
+// ([`cube_questions`]), for the side-by-side view and a filter on one of them.
 
-/// Whether a summary can be read from the rollup: not broken down by an answer, not
-/// filtered on an interviewer or an answer (the rollup keeps neither), and every version's
-/// questions measured as the union measures them (a question that changed kind, say from a
-/// choice to a number, is counted by the union's kind when reading the responses).
-pub fn rollup_serves(filter: &Filter, spec: &SummarySpec, versions: &[SummarySpec]) -> bool {
-    if spec.by.is_some() || filter.interviewer.is_some() || !filter.answers.is_empty() {
-        return false;
+/// The most questions a version's cube breaks its counts down by.
+pub const MAX_CUBE_QUESTIONS: usize = 8;
+
+/// The questions the cube breaks `spec`'s counts down by: its first
+/// [`MAX_CUBE_QUESTIONS`] top-level single-choice ones (choices, scales, yes/no).
+pub fn cube_questions(spec: &SummarySpec) -> Vec<Vec<String>> {
+    spec.questions
+        .iter()
+        .filter(|q| q.measure == Measure::Choice)
+        .take(MAX_CUBE_QUESTIONS)
+        .map(|q| q.path.clone())
+        .collect()
+}
+
+/// How a summary reads the rollup ([`rollup_serves`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rolled {
+    /// The counts per day: any version, dates and review state.
+    Days,
+    /// The cube's counts of question `path`: broken down by its answer (the `by`), or, with
+    /// `values`, of the responses whose answer is one of them (a `where`); any version and
+    /// review state, no dates.
+    Cube {
+        path: Vec<String>,
+        values: Option<Vec<String>>,
+    },
+}
+
+/// Whether, and how, a summary can be read from the rollup: not filtered on an interviewer
+/// (the rollup keeps none), every version's questions measured as the union measures them
+/// (a question that changed kind, say from a choice to a number, is counted by the union's
+/// kind when reading the responses); then without `by` or `where`, from the days' counts;
+/// with a `by`, or one `where` on one question, and no dates, from the cube when that
+/// question is one of every version's [`cube_questions`].
+pub fn rollup_serves(
+    filter: &Filter,
+    spec: &SummarySpec,
+    versions: &[SummarySpec],
+) -> Option<Rolled> {
+    if filter.interviewer.is_some() {
+        return None;
     }
     // A name is `measure place`: the same place must have the same measure everywhere.
     let union: HashMap<String, String> = spec
@@ -573,12 +664,29 @@ pub fn rollup_serves(filter: &Filter, spec: &SummarySpec, versions: &[SummarySpe
                 .map(|(m, p)| (p.to_string(), m.to_string()))
         })
         .collect();
-    versions.iter().all(|v| {
+    let agree = versions.iter().all(|v| {
         v.names().iter().all(|n| match n.split_once(' ') {
             Some((m, place)) => union.get(place).is_none_or(|um| um == m),
             None => true,
         })
-    })
+    });
+    if !agree {
+        return None;
+    }
+    let in_cubes = |p: &Vec<String>| versions.iter().all(|v| cube_questions(v).contains(p));
+    match (&spec.by, filter.answers.as_slice()) {
+        (None, []) => Some(Rolled::Days),
+        _ if filter.from.is_some() || filter.to.is_some() => None,
+        (Some(by), []) if in_cubes(by) => Some(Rolled::Cube {
+            path: by.clone(),
+            values: None,
+        }),
+        (None, [answer]) if in_cubes(&answer.path) => Some(Rolled::Cube {
+            path: answer.path.clone(),
+            values: Some(answer.values.clone()),
+        }),
+        _ => None,
+    }
 }
 
 /// The advisory lock the fold and the reviews of folded responses take, per questionnaire
@@ -601,8 +709,19 @@ async fn folded_upto(tx: &mut PgConnection, questionnaire_id: i64) -> Result<i64
     .await?)
 }
 
-/// A rollup row's key: version, day, review state, question name, key.
-type RollupKey = (i32, String, String, String, String);
+/// A `summary_count` row's key: version, day, review state, question name, key.
+type DayKey = (i32, String, String, String, String);
+
+/// A `summary_cube` row's key: version, review state, cube question's name, its answer (as
+/// JSON: a string, or null), question name, key.
+type CubeKey = (i32, String, String, String, String, String);
+
+/// Counts on their way into the rollup.
+#[derive(Debug, Default)]
+struct RollupCounts {
+    days: HashMap<DayKey, i64>,
+    cube: HashMap<CubeKey, i64>,
+}
 
 /// How a pass's counts go into the rollup: as `version`'s, each times `sign`, under the
 /// review state `state` when given (else the response's own).
@@ -613,8 +732,8 @@ struct CountedAs<'a> {
     state: Option<&'a str>,
 }
 
-/// The first pass over `rows` (grouped by day and state), as rollup counts added to
-/// `counts`.
+/// The first pass over `rows` (grouped by day and state, with the version's cube), as
+/// rollup counts added to `counts`.
 async fn rollup_counts(
     tx: &mut PgConnection,
     questionnaire_id: i64,
@@ -625,13 +744,33 @@ async fn rollup_counts(
         sign,
         state,
     }: CountedAs<'_>,
-    counts: &mut HashMap<RollupKey, i64>,
+    counts: &mut RollupCounts,
 ) -> Result<()> {
     let names = spec.names();
     let units: HashMap<i32, String> = spec.unit_names().into_iter().collect();
+    let cube_names: Vec<String> = rows
+        .cube
+        .iter()
+        .map(|p| {
+            SummaryQuestion {
+                path: p.clone(),
+                measure: Measure::Choice,
+            }
+            .name(None)
+        })
+        .collect();
     let mut qb = tally_query(questionnaire_id, rows, spec);
     let mut stream = qb.build_query_as::<Grouped>().fetch(&mut *tx);
-    while let Some(Grouped { g, q, k, n }) = stream.try_next().await? {
+    while let Some(Grouped {
+        g,
+        b,
+        bv,
+        st,
+        q,
+        k,
+        n,
+    }) = stream.try_next().await?
+    {
         let name = match usize::try_from(q) {
             Ok(i) => match (names.get(i), &k) {
                 (Some(name), Some(_)) => name,
@@ -642,16 +781,22 @@ async fn rollup_counts(
                 None => continue,
             },
         };
-        let g = g.unwrap_or_default();
-        let (day, own) = g.split_once(' ').unwrap_or((&g, ""));
-        let key = (
-            version,
-            day.to_string(),
-            state.unwrap_or(own).to_string(),
-            name.clone(),
-            k.unwrap_or_default(),
-        );
-        *counts.entry(key).or_default() += sign * n;
+        let k = k.unwrap_or_default();
+        match usize::try_from(b).ok().and_then(|i| cube_names.get(i)) {
+            None => {
+                let g = g.unwrap_or_default();
+                let (day, own) = g.split_once(' ').unwrap_or((&g, ""));
+                let state = state.unwrap_or(own).to_string();
+                let key = (version, day.to_string(), state, name.clone(), k);
+                *counts.days.entry(key).or_default() += sign * n;
+            }
+            Some(cube_name) => {
+                let state = state.map(str::to_string).or(st).unwrap_or_default();
+                let bv = serde_json::Value::from(bv).to_string();
+                let key = (version, state, cube_name.clone(), bv, name.clone(), k);
+                *counts.cube.entry(key).or_default() += sign * n;
+            }
+        }
     }
     Ok(())
 }
@@ -660,43 +805,80 @@ async fn rollup_counts(
 async fn write_counts(
     tx: &mut PgConnection,
     questionnaire_id: i64,
-    counts: HashMap<RollupKey, i64>,
+    counts: RollupCounts,
 ) -> Result<()> {
-    if counts.is_empty() {
-        return Ok(());
+    let negative = counts
+        .days
+        .values()
+        .chain(counts.cube.values())
+        .any(|n| *n < 0);
+    if !counts.days.is_empty() {
+        let (mut versions, mut days, mut states, mut qs, mut ks, mut ns) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for ((version, day, state, q, k), n) in counts.days {
+            versions.push(version);
+            days.push(day);
+            states.push(state);
+            qs.push(q);
+            ks.push(k);
+            ns.push(n);
+        }
+        sqlx::query(
+            "insert into summary_count (questionnaire_id, version, day, review_state, q, k, n)
+             select $1, * from unnest($2::int4[], $3::text[], $4::text[], $5::text[],
+                 $6::text[], $7::int8[])
+             on conflict (questionnaire_id, q, k, version, day, review_state)
+             do update set n = summary_count.n + excluded.n",
+        )
+        .bind(questionnaire_id)
+        .bind(&versions)
+        .bind(&days)
+        .bind(&states)
+        .bind(&qs)
+        .bind(&ks)
+        .bind(&ns)
+        .execute(&mut *tx)
+        .await?;
     }
-    let negative = counts.values().any(|n| *n < 0);
-    let (mut versions, mut days, mut states, mut qs, mut ks, mut ns) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    for ((version, day, state, q, k), n) in counts {
-        versions.push(version);
-        days.push(day);
-        states.push(state);
-        qs.push(q);
-        ks.push(k);
-        ns.push(n);
+    if !counts.cube.is_empty() {
+        let (mut versions, mut states, mut bs, mut bvs, mut qs, mut ks, mut ns) =
+            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        for ((version, state, b, bv, q, k), n) in counts.cube {
+            versions.push(version);
+            states.push(state);
+            bs.push(b);
+            bvs.push(bv);
+            qs.push(q);
+            ks.push(k);
+            ns.push(n);
+        }
+        sqlx::query(
+            "insert into summary_cube (questionnaire_id, version, review_state, b, bv, q, k, n)
+             select $1, * from unnest($2::int4[], $3::text[], $4::text[], $5::text[],
+                 $6::text[], $7::text[], $8::int8[])
+             on conflict (questionnaire_id, b, q, k, bv, version, review_state)
+             do update set n = summary_cube.n + excluded.n",
+        )
+        .bind(questionnaire_id)
+        .bind(&versions)
+        .bind(&states)
+        .bind(&bs)
+        .bind(&bvs)
+        .bind(&qs)
+        .bind(&ks)
+        .bind(&ns)
+        .execute(&mut *tx)
+        .await?;
     }
-    sqlx::query(
-        "insert into summary_count (questionnaire_id, version, day, review_state, q, k, n)
-         select $1, * from unnest($2::int4[], $3::text[], $4::text[], $5::text[], $6::text[],
-             $7::int8[])
-         on conflict (questionnaire_id, q, k, version, day, review_state)
-         do update set n = summary_count.n + excluded.n",
-    )
-    .bind(questionnaire_id)
-    .bind(&versions)
-    .bind(&days)
-    .bind(&states)
-    .bind(&qs)
-    .bind(&ks)
-    .bind(&ns)
-    .execute(&mut *tx)
-    .await?;
     if negative {
-        sqlx::query("delete from summary_count where questionnaire_id = $1 and n = 0")
+        for table in ["summary_count", "summary_cube"] {
+            sqlx::query(&format!(
+                "delete from {table} where questionnaire_id = $1 and n = 0"
+            ))
             .bind(questionnaire_id)
             .execute(&mut *tx)
             .await?;
+        }
     }
     Ok(())
 }
@@ -744,7 +926,7 @@ pub async fn fold_summaries(
         .bind(next)
         .fetch_all(&mut *tx)
         .await?;
-        let mut counts = HashMap::new();
+        let mut counts = RollupCounts::default();
         for version in versions {
             let Some(spec) = specs.get(&version) else {
                 return Err(super::UnexpectedValue {
@@ -757,26 +939,21 @@ pub async fn fold_summaries(
                 version: Some(version),
                 ..Default::default()
             };
+            let cube = cube_questions(spec);
             let rows = Rows {
                 filter: &filter,
                 group: Group::DayAndState,
                 after: Some(upto),
                 upto: Some(next),
                 id: None,
+                cube: &cube,
             };
-            rollup_counts(
-                &mut tx,
-                questionnaire_id,
-                &rows,
-                spec,
-                CountedAs {
-                    version,
-                    sign: 1,
-                    state: None,
-                },
-                &mut counts,
-            )
-            .await?;
+            let counted = CountedAs {
+                version,
+                sign: 1,
+                state: None,
+            };
+            rollup_counts(&mut tx, questionnaire_id, &rows, spec, counted, &mut counts).await?;
         }
         write_counts(&mut tx, questionnaire_id, counts).await?;
         sqlx::query(
@@ -797,9 +974,7 @@ pub async fn fold_summaries(
 pub(super) async fn move_folded_response(
     tx: &mut PgConnection,
     questionnaire_id: i64,
-    id: Uuid,
-    seq: i64,
-    version: i32,
+    (id, seq, version): (Uuid, i64, i32),
     spec: &SummarySpec,
     (old, new): (&str, &str),
 ) -> Result<()> {
@@ -807,41 +982,36 @@ pub(super) async fn move_folded_response(
         return Ok(());
     }
     let filter = Filter::default();
+    let cube = cube_questions(spec);
     let rows = Rows {
         filter: &filter,
         group: Group::DayAndState,
         after: None,
         upto: None,
         id: Some(id),
+        cube: &cube,
     };
-    let mut counts = HashMap::new();
+    let mut counts = RollupCounts::default();
     for (sign, state) in [(-1, old), (1, new)] {
-        rollup_counts(
-            tx,
-            questionnaire_id,
-            &rows,
-            spec,
-            CountedAs {
-                version,
-                sign,
-                state: Some(state),
-            },
-            &mut counts,
-        )
-        .await?;
+        let counted = CountedAs {
+            version,
+            sign,
+            state: Some(state),
+        };
+        rollup_counts(tx, questionnaire_id, &rows, spec, counted, &mut counts).await?;
     }
     write_counts(tx, questionnaire_id, counts).await
 }
 
-/// [`summary_tallies`] from the rollup, for a filter and spec it serves
-/// ([`rollup_serves`]): the rollup's counts of the responses folded, and the first pass
-/// over those past it (few: the server folds them every few seconds), read in one
-/// snapshot.
+/// [`summary_tallies`] from the rollup, as [`rollup_serves`] said it can: the rollup's
+/// counts of the responses folded, and the first pass over those past it (few: the server
+/// folds them every few seconds), read in one snapshot.
 pub async fn rolled_up_tallies(
     pool: &PgPool,
     questionnaire_id: i64,
     filter: &Filter,
     spec: &SummarySpec,
+    rolled: &Rolled,
 ) -> Result<Tallies> {
     let mut counter = Counter::new(spec, MAX_DISTINCT_NUMBERS);
     let mut tx = pool.begin().await?;
@@ -857,25 +1027,68 @@ pub async fn rolled_up_tallies(
         .map(|(q, name)| (name, q as i32))
         .collect();
     names.extend(spec.unit_names().into_iter().map(|(q, name)| (name, q)));
-    let mut qb = QueryBuilder::new(
-        "select c.q, c.k, sum(c.n)::int8 as n from summary_count c where c.questionnaire_id = ",
-    );
-    qb.push_bind(questionnaire_id)
+    let mut qb = QueryBuilder::new("");
+    match rolled {
+        Rolled::Days => {
+            qb.push("select null::text as bv, c.q, c.k, sum(c.n)::int8 as n from summary_count c");
+        }
+        Rolled::Cube { .. } => {
+            qb.push("select c.bv, c.q, c.k, sum(c.n)::int8 as n from summary_cube c");
+        }
+    }
+    qb.push(" where c.questionnaire_id = ")
+        .push_bind(questionnaire_id)
         .push(" and c.q = any(")
         .push_bind(names.keys().cloned().collect::<Vec<_>>())
         .push(")");
-    filter.push_rollup_conditions(&mut qb);
-    qb.push(" group by c.q, c.k having sum(c.n) <> 0");
-    let rolled: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
-    for (name, k, n) in rolled {
+    let by = match rolled {
+        Rolled::Days => {
+            filter.push_rollup_conditions(&mut qb, true);
+            false
+        }
+        Rolled::Cube { path, values } => {
+            let b = SummaryQuestion {
+                path: path.clone(),
+                measure: Measure::Choice,
+            }
+            .name(None);
+            qb.push(" and c.b = ").push_bind(b);
+            if let Some(values) = values {
+                let json: Vec<String> = values
+                    .iter()
+                    .map(|v| serde_json::Value::from(v.as_str()).to_string())
+                    .collect();
+                qb.push(" and c.bv = any(").push_bind(json).push(")");
+            }
+            filter.push_rollup_conditions(&mut qb, false);
+            values.is_none()
+        }
+    };
+    qb.push(" group by 1, 2, 3 having sum(c.n) <> 0");
+    let counted: Vec<(Option<String>, String, String, i64)> =
+        qb.build_query_as().fetch_all(&mut *tx).await?;
+    for (bv, name, k, n) in counted {
         if let Some(&q) = names.get(&name) {
             let k = (q >= 0).then_some(k);
-            counter.add(Grouped { g: None, q, k, n });
+            // The cube's answer, as JSON: the group of a `by`.
+            let g = bv
+                .filter(|_| by)
+                .and_then(|bv| serde_json::from_str::<Option<String>>(&bv).ok())
+                .flatten();
+            counter.add(Grouped {
+                g,
+                b: -1,
+                bv: None,
+                st: None,
+                q,
+                k,
+                n,
+            });
         }
     }
     let rows = Rows {
         after: Some(upto),
-        ..Rows::filtered(filter, None)
+        ..Rows::filtered(filter, spec.by.as_ref())
     };
     counter
         .count(&mut tx, &mut tally_query(questionnaire_id, &rows, spec))

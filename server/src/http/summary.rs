@@ -336,13 +336,23 @@ async fn summary(
 
     // A long read: the replica, when there is one and it has caught up.
     let pool = state.read_pool().await;
-    // Without `by`, an interviewer or an answer to filter on, the rollup's counts and the
-    // few responses past it; else every selected response.
+    // The rollup's counts and the few responses past it when it keeps what is asked (see
+    // `db::rollup_serves`); else every selected response.
     let each: Vec<db::SummarySpec> = parsed.values().map(|q| version_spec(q)).collect();
-    let counted = if db::rollup_serves(&selection.filter, &spec, &each) {
-        db::rolled_up_tallies(&pool, selection.questionnaire_id, &selection.filter, &spec).await?
-    } else {
-        db::summary_tallies(&pool, selection.questionnaire_id, &selection.filter, &spec).await?
+    let counted = match db::rollup_serves(&selection.filter, &spec, &each) {
+        Some(rolled) => {
+            db::rolled_up_tallies(
+                &pool,
+                selection.questionnaire_id,
+                &selection.filter,
+                &spec,
+                &rolled,
+            )
+            .await?
+        }
+        None => {
+            db::summary_tallies(&pool, selection.questionnaire_id, &selection.filter, &spec).await?
+        }
     };
     let tallies = &counted.rows;
 

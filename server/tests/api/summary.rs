@@ -596,15 +596,17 @@ async fn medians_and_histograms_are_the_same_from_value_counts_and_from_postgres
     assert_eq!(figures[0], figures[1]);
 }
 
-/// Each tally of `t`, in a stable order, for comparing two ways of counting.
+/// Each tally of `t`, in a stable order, for comparing two ways of counting (the sums to
+/// six decimals: adding the same numbers in another order may change the last bit).
 fn tally_rows(t: &parole_server::db::Tallies) -> Vec<String> {
     let mut rows: Vec<String> = t
         .rows
         .iter()
         .map(|r| {
+            let sum = r.sum.map(|x| format!("{x:.6}"));
             format!(
-                "{:?} {} {:?} {} {:?} {:?} {:?}",
-                r.g, r.q, r.k, r.n, r.min, r.max, r.sum
+                "{:?} {} {:?} {} {:?} {:?} {sum:?}",
+                r.g, r.q, r.k, r.n, r.min, r.max
             )
         })
         .collect();
@@ -699,12 +701,41 @@ async fn the_rollup_counts_as_the_responses_do_through_folds_reviews_and_new_res
             }),
         ),
     ];
+    // The cube's: broken down by, or filtered on, a single-choice question.
+    let cubed: Vec<(&str, Option<&str>, Vec<Sent>)> = vec![
+        ("?by=conseil", Some("conseil"), sent.clone()),
+        (
+            "?by=besoin_garde&review=approved",
+            Some("besoin_garde"),
+            only(&|s| s.approved),
+        ),
+        (
+            "?by=role&version=2",
+            Some("role"),
+            only(&|s| s.version == 2),
+        ),
+        (
+            "?where=conseil:malakoff&where=conseil:bellevue",
+            None,
+            only(&|s| ["malakoff", "bellevue"].contains(&s.answers["conseil"].as_str().unwrap())),
+        ),
+        (
+            "?where=besoin_garde:true&version=1",
+            None,
+            only(&|s| s.version == 1 && s.answers.get("besoin_garde") == Some(&json!(true))),
+        ),
+    ];
     // Part folded, part not; then all folded again.
     for round in 0..2 {
         for (query, subset) in &cases {
             let s = summary(&ctx, &coord, query).await;
             assert_eq!(s["responses"], subset.len(), "{query}, round {round}");
             check(&s, subset, None);
+        }
+        for (query, by, subset) in &cubed {
+            let s = summary(&ctx, &coord, query).await;
+            assert_eq!(s["responses"], subset.len(), "{query}, round {round}");
+            check(&s, subset, *by);
         }
         if round == 0 {
             assert_eq!(
@@ -723,26 +754,83 @@ async fn the_rollup_counts_as_the_responses_do_through_folds_reviews_and_new_res
         .unwrap();
     // Version 2 only adds a choice: its questions are the union's.
     let union = parole_server::http::summary::version_spec(&parsed[&2]);
-    for filter in [
-        db::Filter::default(),
-        db::Filter {
-            review: Some(parole_client::api::ReviewState::Approved),
-            ..Default::default()
-        },
-    ] {
-        let rolled = db::rolled_up_tallies(pool, questionnaire_id, &filter, &union)
+    let versions = [
+        parole_server::http::summary::version_spec(&parsed[&1]),
+        union.clone(),
+    ];
+    let conseil = vec!["conseil".to_string()];
+    let by_conseil = db::SummarySpec {
+        by: Some(conseil.clone()),
+        ..union.clone()
+    };
+    let cases = [
+        (db::Filter::default(), &union, db::Rolled::Days),
+        (
+            db::Filter {
+                review: Some(parole_client::api::ReviewState::Approved),
+                ..Default::default()
+            },
+            &union,
+            db::Rolled::Days,
+        ),
+        (
+            db::Filter::default(),
+            &by_conseil,
+            db::Rolled::Cube {
+                path: conseil.clone(),
+                values: None,
+            },
+        ),
+        (
+            db::Filter {
+                answers: vec![db::AnswerIs {
+                    path: conseil.clone(),
+                    values: vec!["malakoff".into(), "nantes_nord".into()],
+                }],
+                ..Default::default()
+            },
+            &union,
+            db::Rolled::Cube {
+                path: conseil.clone(),
+                values: Some(vec!["malakoff".into(), "nantes_nord".into()]),
+            },
+        ),
+    ];
+    for (filter, spec, how) in &cases {
+        assert_eq!(
+            db::rollup_serves(filter, spec, &versions).as_ref(),
+            Some(how)
+        );
+        let rolled = db::rolled_up_tallies(pool, questionnaire_id, filter, spec, how)
             .await
             .unwrap();
-        let read = db::summary_tallies(pool, questionnaire_id, &filter, &union)
+        let read = db::summary_tallies(pool, questionnaire_id, filter, spec)
             .await
             .unwrap();
         assert!(!rolled.rows.is_empty());
-        assert_eq!(tally_rows(&rolled), tally_rows(&read));
+        assert_eq!(tally_rows(&rolled), tally_rows(&read), "{how:?}");
     }
+    // What the rollup cannot answer is read from the responses.
+    let dated_by = db::Filter {
+        from: chrono::NaiveDate::from_ymd_opt(2025, 3, 11),
+        ..Default::default()
+    };
+    assert_eq!(db::rollup_serves(&dated_by, &by_conseil, &versions), None);
+    let by_a_number = db::SummarySpec {
+        by: Some(vec!["heures_par_mois".to_string()]),
+        ..union.clone()
+    };
+    assert_eq!(
+        db::rollup_serves(&db::Filter::default(), &by_a_number, &versions),
+        None
+    );
     // The rollup holds no count brought to zero by a review.
-    let zero: i64 = sqlx::query_scalar("select count(*) from summary_count where n = 0")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let zero: i64 = sqlx::query_scalar(
+        "select (select count(*) from summary_count where n = 0)
+              + (select count(*) from summary_cube where n = 0)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
     assert_eq!(zero, 0);
 }
