@@ -66,9 +66,9 @@ export function whereFields({ prefix, questions, conditions }) {
     const q = byName.get(c.question);
     const legend = i === 0 ? t('w_values') : t('w_values_n', { n: i + 1 });
     if (!q) return el('p', { class: 'small muted where-hint' }, t('w_pick_question'));
-    return el('fieldset', { class: 'choices where-values', id: `${prefix}-values-${i}` },
+    return el('fieldset', { class: 'choices where-values', id: `${prefix}-values-${i}`, 'aria-describedby': `${prefix}-hint-${i}` },
       el('legend', {}, legend),
-      el('p', { class: 'small muted' }, t('w_none_ticked')),
+      el('p', { class: 'small muted', id: `${prefix}-hint-${i}` }, t('w_none_ticked')),
       q.choices.map((ch, k) => {
         const id = `${prefix}-v-${i}-${k}`;
         const box = el('input', { type: 'checkbox', id, value: ch.value, checked: c.values.includes(ch.value) });
