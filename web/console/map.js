@@ -1,7 +1,8 @@
 // A map of points with Leaflet (vendored in `vendor/`, loaded on first use): OpenStreetMap
 // tiles when they load, and when they cannot (no network, a tile server out of reach), the
 // same points on a plain background with the scale, and a notice saying so. Points may be
-// clustered (leaflet.markercluster); each marker is a keyboard-reachable button with a popup.
+// clustered (leaflet.markercluster); each marker, and each cluster, is a keyboard-reachable
+// button (a marker opens its popup, a cluster zooms in).
 
 import { el } from '/app/dom.js';
 import { t } from './i18n.js';
@@ -34,12 +35,32 @@ export function loadLeaflet() {
   return loading;
 }
 
-/** A cluster's icon, built from elements (its count as text). */
-function clusterIcon(L, cluster) {
+/** A cluster's icon, built from elements (its count as text), reachable with the keyboard
+ * as the markers are: a button (Leaflet gives it `tabindex` and `role`) named after its
+ * count, which Enter or Space opens as a click does (zooms in, or spreads out its markers at
+ * the last zoom level), then the focus goes to the map, from which Tab reaches the markers. */
+function clusterIcon(L, group, cluster) {
   const n = cluster.getChildCount();
   const size = n < 10 ? 'small' : n < 100 ? 'medium' : 'large';
-  const inner = el('div', {}, el('span', {}, String(n)));
-  return L.divIcon({ html: inner, className: `marker-cluster marker-cluster-${size}`, iconSize: L.point(40, 40) });
+  const inner = el('div', {}, el('span', { 'aria-hidden': 'true' }, String(n)));
+  const icon = L.divIcon({ html: inner, className: `marker-cluster marker-cluster-${size}`, iconSize: L.point(40, 40) });
+  const create = icon.createIcon.bind(icon);
+  icon.createIcon = (old) => {
+    const div = create(old);
+    div.setAttribute('aria-label', t('map_cluster', { n }));
+    div.onkeydown = (ev) => {
+      if (ev.key !== 'Enter' && ev.key !== ' ') return;
+      // Handled here, so the browser neither scrolls (Space) nor sends the keypress that
+      // markercluster would answer too (Enter).
+      ev.preventDefault();
+      ev.stopPropagation();
+      // As a click on it would: the group turns an event from a cluster into `cluster…`.
+      group.fire('click', { layer: cluster, propagatedFrom: cluster, originalEvent: ev });
+      group._map?.getContainer().focus();
+    };
+    return div;
+  };
+  return icon;
 }
 
 /**
@@ -64,9 +85,9 @@ export async function showPointsMap(holder, points, { cluster = true, zoom = 15 
   tiles.addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
 
-  const layer = cluster
-    ? L.markerClusterGroup({ iconCreateFunction: (c) => clusterIcon(L, c), showCoverageOnHover: false })
-    : L.featureGroup();
+  let layer;
+  if (cluster) layer = L.markerClusterGroup({ iconCreateFunction: (c) => clusterIcon(L, layer, c), showCoverageOnHover: false });
+  else layer = L.featureGroup();
   for (const p of points) {
     const m = L.marker([p.lat, p.lon], { title: p.title || '', alt: p.title || '', keyboard: true });
     if (p.popup) m.bindPopup(() => p.popup());

@@ -13,6 +13,7 @@ import { api, ApiError, getToken } from './api.js';
 import { t, msg, getLang, formatDate } from './i18n.js';
 import { kindOf } from './doc.js';
 import { showPointsMap } from './map.js';
+import { loadFilters, saveFilters, filterQuery, whereFields } from './filters.js';
 
 export const REVIEW_STATES = ['received', 'approved', 'has_issues', 'rejected'];
 const PAGE_SIZES = [25, 50, 100, 200];
@@ -132,27 +133,10 @@ function durationText(seconds) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Filters: kept per questionnaire for the tab (the table, the map and the downloads share them)
+// The columns chosen, kept per questionnaire in this browser (the filters, shared by the
+// table, the map, the downloads and the summaries, are in filters.js)
 
-const FILTER_KEY = (slug) => `parole.console.filters.${slug}`;
 const COLUMNS_KEY = (slug) => `parole.console.columns.${slug}`;
-
-function loadFilters(slug) {
-  try { return JSON.parse(sessionStorage.getItem(FILTER_KEY(slug))) || {}; } catch (_) { return {}; }
-}
-
-function saveFilters(slug, f) {
-  try { sessionStorage.setItem(FILTER_KEY(slug), JSON.stringify(f)); } catch (_) { /* for this page only */ }
-}
-
-/** The query string of `filters` (and `extra`), as the page and the exports take it. */
-export function filterQuery(f, extra = {}) {
-  const q = new URLSearchParams();
-  for (const k of ['version', 'from', 'to', 'interviewer', 'review']) if (f[k]) q.set(k, f[k]);
-  if (f.whereQuestion && f.whereValue !== undefined && f.whereValue !== '') q.append('where', `${f.whereQuestion}:${f.whereValue}`);
-  for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
-  return q;
-}
 
 // ---------------------------------------------------------------------------------------
 // What a page holds, remembered so that one response can lead to the previous and next
@@ -234,24 +218,14 @@ function filterForm(state, onApply) {
   const review = el('select', { id: id('review') },
     el('option', { value: '' }, t('r_all_states')),
     REVIEW_STATES.map((s) => el('option', { value: s, selected: f.review === s }, stateText(s))));
-  const qs = filterable(columns);
-  const question = el('select', { id: id('question') },
-    el('option', { value: '' }, t('r_no_question')),
-    qs.map((c) => el('option', { value: c.name, selected: f.whereQuestion === c.name }, titleOf(c.schema, c.doc, c.name))));
-  const value = el('select', { id: id('value') });
-  const fillValues = () => {
-    clear(value);
-    const c = qs.find((x) => x.name === question.value);
-    value.disabled = !c;
-    value.append(el('option', { value: '' }, c ? t('r_any_value') : '—'));
-    if (c) {
-      for (const ch of choices(c.schema)) {
-        value.append(el('option', { value: String(ch.const), selected: String(f.whereValue) === String(ch.const) }, choiceLabel(c.schema, c.doc, ch.const)));
-      }
-    }
-  };
-  question.addEventListener('change', () => { f.whereValue = ''; fillValues(); });
-  fillValues();
+  const where = whereFields({
+    prefix: 'rf',
+    questions: filterable(columns).map((c) => ({
+      name: c.name, label: titleOf(c.schema, c.doc, c.name), lang: labelLang(c.schema, c.doc),
+      choices: choices(c.schema).map((ch) => ({ value: String(ch.const), label: choiceLabel(c.schema, c.doc, ch.const) })),
+    })),
+    conditions: f.where || [],
+  });
 
   const form = el('form', { class: 'card filters', 'aria-labelledby': 'rf-title' },
     el('h2', { id: 'rf-title' }, t('r_filters')),
@@ -261,16 +235,15 @@ function filterForm(state, onApply) {
       field('to', t('r_f_to'), to),
       field('interviewer', t('r_f_interviewer'), interviewer),
       field('review', t('r_f_review'), review)),
+    where.node,
     el('div', { class: 'inline-form' },
-      field('question', t('r_f_question'), question),
-      field('value', t('r_f_value'), value),
       el('button', { type: 'submit', class: 'btn btn-primary' }, t('r_apply')),
       el('button', { type: 'button', class: 'btn btn-ghost', id: 'rf-reset' }, t('r_reset'))));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const next = {
       version: version.value, from: from.value, to: to.value, interviewer: interviewer.value,
-      review: review.value, whereQuestion: question.value, whereValue: question.value ? value.value : '',
+      review: review.value, where: where.read(),
     };
     saveFilters(slug, next);
     onApply(next);

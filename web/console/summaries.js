@@ -5,13 +5,15 @@
 // server's database); this module only draws them. The charts read without colour: every
 // bar has an outline and a pattern, and its count and percentage are written beside it. The
 // SVG is hidden from screen readers (`aria-hidden`): the table below each chart says the
-// same, with a caption. Filters as the responses table has them, and a side-by-side view
+// same, with a caption. Filters as the responses table has them (the same ones: filters.js
+// keeps them for the tab, so the summary opens on the table's filter), and a side-by-side view
 // ("per" another single-choice question): then each question gets a table with one column
 // per value of that question, and its charts one under the other.
 
 import { el, clear } from '/app/dom.js';
 import { api, ApiError } from './api.js';
 import { t, msg, getLang } from './i18n.js';
+import { loadFilters, saveFilters, filterQuery, whereFields } from './filters.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -250,23 +252,23 @@ export async function showSummaries(root, slug) {
   root.append(el('p', {}, el('a', { href: '#/questionnaires' }, t('s_back'))),
     el('h1', {}, t('s_title', { slug })));
 
-  const versionSel = select('s-version', [['', t('s_all_versions')], ...first.versions.map((v) => [String(v), t('s_version', { n: v })])], '');
-  const from = el('input', { id: 's-from', type: 'date' });
-  const to = el('input', { id: 's-to', type: 'date' });
+  const saved = loadFilters(slug);
+  const versionSel = select('s-version', [['', t('s_all_versions')], ...first.versions.map((v) => [String(v), t('s_version', { n: v })])], saved.version ? String(saved.version) : '');
+  const from = el('input', { id: 's-from', type: 'date', value: saved.from || '' });
+  const to = el('input', { id: 's-to', type: 'date', value: saved.to || '' });
   const interviewerSel = interviewers.length
-    ? select('s-interviewer', [['', t('s_all')], ...interviewers.map((i) => [i.id, i.name])], '')
+    ? select('s-interviewer', [['', t('s_all')], ...interviewers.map((i) => [i.id, i.name])], saved.interviewer || '')
     : null;
-  const reviewSel = select('s-review', [['', t('s_all')], ...['received', 'approved', 'has_issues', 'rejected'].map((s) => [s, t(`s_review_${s}`)])], '');
-  const whereQ = select('s-where-q', [['', t('s_none')], ...choiceQs.map((q) => [q.question, label(q.labels, first)])], '');
-  const whereV = el('select', { id: 's-where-v' });
-  const fillValues = () => {
-    clear(whereV);
-    const q = choiceQs.find((x) => x.question === whereQ.value);
-    whereV.disabled = !q;
-    for (const c of q ? q.groups[0].choices : []) whereV.append(el('option', { value: c.value }, label(c.labels, first)));
-  };
-  fillValues();
-  whereQ.addEventListener('change', fillValues);
+  const reviewSel = select('s-review', [['', t('s_all')], ...['received', 'approved', 'has_issues', 'rejected'].map((s) => [s, t(`s_review_${s}`)])], saved.review || '');
+  const where = whereFields({
+    prefix: 's-where',
+    questions: choiceQs.map((q) => ({
+      name: q.question,
+      label: label(q.labels, first),
+      choices: q.groups[0].choices.map((c) => ({ value: String(c.value), label: label(c.labels, first) })),
+    })),
+    conditions: saved.where,
+  });
   const bySel = select('s-by', [['', t('s_none')], ...choiceQs.map((q) => [q.question, label(q.labels, first)])], '');
 
   const status = el('p', { class: 'small', role: 'status', id: 's-status' });
@@ -279,9 +281,7 @@ export async function showSummaries(root, slug) {
       labelled('s-to', t('s_f_to'), to),
       interviewerSel ? labelled('s-interviewer', t('s_f_interviewer'), interviewerSel) : null,
       labelled('s-review', t('s_f_review'), reviewSel)),
-    el('div', { class: 'inline-form' },
-      labelled('s-where-q', t('s_f_where_q'), whereQ),
-      labelled('s-where-v', t('s_f_where_v'), whereV)),
+    where.node,
     el('div', { class: 'inline-form' },
       labelled('s-by', t('s_f_by'), bySel)),
     el('button', { type: 'submit', class: 'btn' }, t('s_apply')));
@@ -294,17 +294,8 @@ export async function showSummaries(root, slug) {
     for (const q of summary.questions) results.append(questionSection(q, summary));
   };
 
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const params = new URLSearchParams();
-    if (versionSel.value) params.set('version', versionSel.value);
-    if (from.value) params.set('from', from.value);
-    if (to.value) params.set('to', to.value);
-    if (interviewerSel?.value) params.set('interviewer', interviewerSel.value);
-    if (reviewSel.value) params.set('review', reviewSel.value);
-    if (whereQ.value && whereV.value) params.append('where', `${whereQ.value}:${whereV.value}`);
-    if (bySel.value) params.set('by', bySel.value);
-    const query = params.toString();
+  const load = async (filters) => {
+    const query = filterQuery(filters, { by: bySel.value }).toString();
     status.textContent = t('loading');
     try {
       render(await api('GET', query ? `${base}?${query}` : base));
@@ -312,6 +303,19 @@ export async function showSummaries(root, slug) {
     } catch (e) {
       status.textContent = e instanceof ApiError ? (msg(e.body) || `HTTP ${e.status}`) : t('network_error');
     }
+  };
+  // What the form shows is what applies (an analyst, who has no list of interviewers here,
+  // leaves the table's choice of one out).
+  const shown = () => ({
+    version: versionSel.value, from: from.value, to: to.value, interviewer: interviewerSel?.value || '',
+    review: reviewSel.value, where: where.read(),
   });
-  render(first);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const filters = shown();
+    saveFilters(slug, filters);
+    load(filters);
+  });
+  if (filterQuery(shown()).toString()) await load(shown());
+  else render(first);
 }

@@ -104,6 +104,13 @@ async function rowIds(page, n) {
 
 const sorted = (...keys) => keys.map((k) => ids[k]).sort();
 
+/** Picks `question` in the filter's condition number `n` (from 1) and ticks `answers`. */
+async function whereAnswers(page, question, answers, n = 1) {
+  await page.getByLabel(n === 1 ? 'Question à choix unique' : `Question à choix unique n° ${n}`, { exact: true }).selectOption({ label: question });
+  const group = page.getByRole('group', { name: n === 1 ? 'Réponses retenues à cette question' : `Réponses retenues à la question n° ${n}` });
+  for (const a of answers) await group.getByLabel(a, { exact: true }).check();
+}
+
 test('a coordinator reviews a response with a comment, the history lists it, an analyst sees it read-only', { timeout: T }, async () => {
   const page = await coordinator();
   await page.getByRole('link', { name: 'Voir les réponses' }).click();
@@ -151,8 +158,7 @@ test('the table filters by date, review state and a single-choice answer; labels
 
   await page.getByRole('button', { name: 'Effacer les filtres' }).click();
   await rowIds(page, 4);
-  await page.getByLabel('Question à choix unique').selectOption({ label: 'Votre ville' });
-  await page.getByLabel('Réponse à cette question').selectOption({ label: 'Nantes' });
+  await whereAnswers(page, 'Votre ville', ['Nantes']);
   await page.getByRole('button', { name: 'Filtrer' }).click();
   assert.deepEqual(await rowIds(page, 2), sorted('r1', 'r3'));
 
@@ -245,8 +251,7 @@ test('the map shows the located responses on a plain background with a scale whe
   await page.screenshot({ path: `${SHOTS}/console-map.png` });
 
   // Filtered as the table: only Nantes.
-  await page.getByLabel('Question à choix unique').selectOption({ label: 'Votre ville' });
-  await page.getByLabel('Réponse à cette question').selectOption({ label: 'Nantes' });
+  await whereAnswers(page, 'Votre ville', ['Nantes']);
   await page.getByRole('button', { name: 'Filtrer' }).click();
   await page.getByText('2 point(s) sur la carte.').waitFor();
   await page.waitForFunction(() => document.querySelectorAll('#responses-map .leaflet-marker-icon').length > 0);
@@ -259,8 +264,7 @@ test('the map shows the located responses on a plain background with a scale whe
 test('every download carries the filters: CSV for French Excel, Excel, GeoJSON, NDJSON, photos', { timeout: T }, async () => {
   const page = await coordinator();
   await page.goto(`${server.base}/console/#/responses/${SLUG}`);
-  await page.getByLabel('Question à choix unique').selectOption({ label: 'Votre couleur préférée' });
-  await page.getByLabel('Réponse à cette question').selectOption({ label: 'Rouge' });
+  await whereAnswers(page, 'Votre couleur préférée', ['Rouge']);
   await page.getByRole('button', { name: 'Filtrer' }).click();
   await rowIds(page, 2);
 
@@ -310,5 +314,144 @@ test('every download carries the filters: CSV for French Excel, Excel, GeoJSON, 
   assert.ok(photos.bytes.includes(`${ids.r1}/photo.png`), 'named by response and question');
   for (const k of ['r2', 'r3']) assert.ok(!photos.bytes.includes(ids[k]), `no photo of ${k}`);
   await page.getByRole('button', { name: 'Effacer les filtres' }).click();
+  await page.close();
+});
+
+test('the filter keeps either of several answers to a question, and a second question too; the summary and the downloads follow it', { timeout: T }, async () => {
+  const page = await coordinator();
+  await page.goto(`${server.base}/console/#/responses/${SLUG}`);
+  await rowIds(page, 4);
+  await whereAnswers(page, 'Votre ville', ['Rezé', 'Orvault']);
+  await page.getByRole('button', { name: 'Filtrer' }).click();
+  assert.deepEqual(await rowIds(page, 2), sorted('r2', 'r4'));
+
+  // A download asks for both values and holds exactly the two responses.
+  const [request, download] = await Promise.all([
+    page.waitForRequest((r) => r.url().includes('/responses.ndjson')),
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'NDJSON', exact: true }).click(),
+  ]);
+  assert.deepEqual(new URL(request.url()).searchParams.getAll('where').sort(), ['ville:orvault', 'ville:reze']);
+  const lines = readFileSync(await download.path(), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.id).sort(), sorted('r2', 'r4'));
+
+  // The summary opens on the same filter: the two responses, one in Rezé, one in Orvault.
+  await page.getByRole('link', { name: 'Synthèse', exact: true }).click();
+  await page.getByText('2 réponse(s) retenue(s).').waitFor();
+  const ticked = page.getByRole('group', { name: 'Réponses retenues à cette question' });
+  assert.ok(await ticked.getByLabel('Rezé', { exact: true }).isChecked());
+  assert.ok(await ticked.getByLabel('Orvault', { exact: true }).isChecked());
+  assert.ok(!(await ticked.getByLabel('Nantes', { exact: true }).isChecked()));
+  const table = page.locator('section[data-question="ville"] table').first();
+  const counts = Object.fromEntries((await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent.trim()))))
+    .map(([l, n]) => [l, n]));
+  assert.deepEqual([counts.Nantes, counts['Rezé'], counts.Orvault, counts['Saint-Herblain']], ['0', '1', '1', '0']);
+
+  // A second question applies as well: red and (Rezé or Orvault) is r4 alone.
+  await page.goBack();
+  await rowIds(page, 2);
+  await page.getByRole('button', { name: 'Ajouter une condition sur une autre question' }).click();
+  await whereAnswers(page, 'Votre couleur préférée', ['Rouge'], 2);
+  await page.getByRole('button', { name: 'Filtrer' }).click();
+  assert.deepEqual(await rowIds(page, 1), sorted('r4'));
+  await assertAccessible(page, 'responses table, two conditions');
+  await page.getByRole('button', { name: 'Effacer les filtres' }).click();
+  await rowIds(page, 4);
+  await page.close();
+});
+
+/** The map's scale in metres (its metric line: "500 m", "1 km"). */
+async function scaleMetres(page) {
+  const text = await page.locator('#responses-map .leaflet-control-scale-line').first().textContent();
+  const m = /([\d.]+)\s*(k?m)/.exec(text);
+  assert.ok(m, `a scale: ${text}`);
+  return Number(m[1]) * (m[2] === 'km' ? 1000 : 1);
+}
+
+for (const key of ['Enter', 'Space']) {
+  test(`a cluster on the map is a named button: Tab reaches it, ${key} zooms in, then Tab reaches its markers`, { timeout: T }, async () => {
+    const page = await coordinator();
+    await page.goto(`${server.base}/console/#/responses/${SLUG}`);
+    await page.getByRole('button', { name: 'Effacer les filtres' }).click();
+    await page.getByRole('link', { name: 'Carte' }).click();
+    await page.getByText('3 point(s) sur la carte.').waitFor();
+    // r1 and r3, 40 m apart, are one cluster; r2 is 3 km away.
+    const cluster = page.getByRole('button', { name: '2 réponses, agrandir' });
+    await cluster.waitFor();
+    await page.waitForTimeout(300); // the first zoom's animation
+    const before = await scaleMetres(page);
+    await page.locator('#responses-map').focus();
+    const onCluster = () => page.evaluate(() => document.activeElement?.classList.contains('marker-cluster'));
+    for (let i = 0; i < 6 && !(await onCluster()); i += 1) await page.keyboard.press('Tab');
+    assert.ok(await onCluster(), 'Tab reaches the cluster');
+    await page.keyboard.press(key);
+    // Zoomed in: no cluster left, both markers drawn, the scale shorter.
+    await page.waitForFunction(() => !document.querySelector('#responses-map .marker-cluster')
+      && document.querySelectorAll('#responses-map .leaflet-marker-icon[title^="Réponse du"]').length >= 2);
+    await page.waitForTimeout(300);
+    assert.ok(await scaleMetres(page) < before, 'the map zoomed in');
+    // The focus is on the map, and the next Tab is on one of the markers, which Enter opens.
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'responses-map');
+    await page.keyboard.press('Tab');
+    assert.match(await page.evaluate(() => document.activeElement?.getAttribute('title') || ''), /^Réponse du/);
+    await page.keyboard.press('Enter');
+    await page.locator('#responses-map .leaflet-popup').getByRole('link', { name: 'Ouvrir la réponse' }).waitFor();
+    await page.close();
+  });
+}
+
+test('at 360 px wide (a phone), the table, one response and the summary fit the screen and their controls work', { timeout: T }, async () => {
+  const page = await coordinator();
+  await page.setViewportSize({ width: 360, height: 740 });
+  /** No horizontal scrolling of the page (a wide table scrolls inside its own box). */
+  const fits = async (what) => {
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    const wide = w <= 360 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > 360).slice(0, 5).map((e) => `${e.tagName}.${e.className}`));
+    assert.ok(w <= 360, `${what}: the page is ${w} px wide (${wide.join(', ')})`);
+  };
+  /** Within the screen's width, and clickable (visible, enabled, not covered). */
+  const usable = async (locator, what) => {
+    const box = await locator.boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 360, `${what} within the screen: ${JSON.stringify(box)}`);
+    await locator.click({ trial: true });
+  };
+
+  await page.goto(`${server.base}/console/#/responses/${SLUG}`);
+  await page.getByRole('button', { name: 'Effacer les filtres' }).click();
+  await rowIds(page, 4);
+  await fits('the table');
+  // The header (its menu wraps to several lines) does not stay over the page once scrolled.
+  await page.evaluate(() => window.scrollTo(0, 600));
+  const headerBottom = await page.locator('header.top').evaluate((h) => h.getBoundingClientRect().bottom);
+  assert.ok(headerBottom <= 100, `the header covers the top ${headerBottom} px of the screen`);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${SHOTS}/console-360-table.png` });
+  for (const name of ['Filtrer', 'Effacer les filtres', 'CSV', 'Excel']) {
+    await usable(page.getByRole('button', { name, exact: true }), name);
+  }
+  await usable(page.getByLabel('Réponses par page'), 'the page size');
+  await usable(page.getByLabel('Remplie à partir du'), 'a date filter');
+  await usable(page.getByLabel('Question à choix unique', { exact: true }), 'the question filter');
+  await whereAnswers(page, 'Votre ville', ['Nantes', 'Rezé']);
+  await page.getByRole('button', { name: 'Filtrer' }).click();
+  assert.deepEqual(await rowIds(page, 3), sorted('r1', 'r2', 'r3'));
+  await fits('the filtered table');
+  await page.getByRole('button', { name: 'Effacer les filtres' }).click();
+  await rowIds(page, 4);
+
+  await page.locator(`tr[data-id="${ids.r1}"] a`).click();
+  await page.getByRole('heading', { name: /^Réponse du/ }).waitFor();
+  await page.locator('.answer-repeat[data-key="enfants"] table').waitFor();
+  await fits('one response');
+  await usable(page.getByRole('button', { name: 'Enregistrer la relecture' }), 'the review button');
+  await usable(page.getByRole('link', { name: '← Toutes les réponses' }), 'the way back');
+
+  await page.goto(`${server.base}/console/#/questionnaires/${SLUG}/summary`);
+  await page.getByText('4 réponse(s) retenue(s).').waitFor();
+  await fits('the summary');
+  await usable(page.getByRole('button', { name: 'Appliquer' }), 'the summary’s button');
+  await usable(page.getByLabel(/Côte à côte/), 'the side-by-side choice');
+  await page.screenshot({ path: `${SHOTS}/console-360-summary.png` });
   await page.close();
 });

@@ -81,8 +81,8 @@ test('the summaries show each question as a chart and its table, and follow the 
   assert.equal(violations.length, 0, `accessibility problems:\n${formatViolations(violations)}`);
 
   // Only Malakoff: 3 responses, 2 of them workshops, 1 online.
-  await page.getByLabel('Seulement les réponses où la question').selectOption('conseil');
-  await page.getByLabel('a pour réponse').selectOption('malakoff');
+  await page.getByLabel('Question à choix unique', { exact: true }).selectOption('conseil');
+  await page.getByRole('group', { name: 'Réponses retenues à cette question' }).getByLabel('Malakoff', { exact: true }).check();
   await page.getByRole('button', { name: 'Appliquer' }).click();
   await page.getByText('3 réponse(s) retenue(s).').waitFor();
   const malakoff = Object.fromEntries((await tableRows(page, 'Quel format préférez-vous ?')).map(([l, n, p]) => [l, [n, p]]));
@@ -90,8 +90,17 @@ test('the summaries show each question as a chart and its table, and follow the 
   assert.deepEqual(malakoff['En ligne'], ['1', '33,3 %']);
   assert.deepEqual(malakoff['Visite d\'un autre quartier'], ['0', '0 %']);
 
+  // Malakoff or Bellevue: 4 responses, 3 of them workshops.
+  await page.getByRole('group', { name: 'Réponses retenues à cette question' }).getByLabel('Bellevue', { exact: true }).check();
+  await page.getByRole('button', { name: 'Appliquer' }).click();
+  await page.getByText('4 réponse(s) retenue(s).').waitFor();
+  const either = Object.fromEntries((await tableRows(page, 'Quel format préférez-vous ?')).map(([l, n, p]) => [l, [n, p]]));
+  assert.deepEqual(either['Atelier en petit groupe'], ['3', '75 %']);
+  assert.deepEqual(either['En ligne'], ['1', '25 %']);
+  assert.deepEqual(either['Visite d\'un autre quartier'], ['0', '0 %']);
+
   // Side by side: the preferred format per neighbourhood.
-  await page.getByLabel('Seulement les réponses où la question').selectOption('');
+  await page.getByLabel('Question à choix unique', { exact: true }).selectOption('');
   await page.getByLabel(/Côte à côte/).selectOption('conseil');
   await page.getByRole('button', { name: 'Appliquer' }).click();
   await page.getByText('5 réponse(s) retenue(s).').waitFor();

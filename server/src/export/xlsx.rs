@@ -516,6 +516,8 @@ struct Sheet {
 struct Book {
     workbook: Workbook,
     formats: Formats,
+    /// Rows a worksheet holds, header included: [`MAX_ROWS`], smaller in tests.
+    max_rows: u32,
     worksheets: usize,
     taken: Vec<String>,
     responses: Sheet,
@@ -523,7 +525,9 @@ struct Book {
 }
 
 impl Book {
-    fn new(layout: &Layout, tempdir: &std::path::Path) -> Result<Book, XlsxError> {
+    /// A workbook for `layout`, its worksheets' temporary files in `tempdir`, each worksheet
+    /// holding up to `max_rows` rows (header included; at least 2).
+    fn new(layout: &Layout, tempdir: &std::path::Path, max_rows: u32) -> Result<Book, XlsxError> {
         let mut workbook = Workbook::new();
         workbook.set_tempdir(tempdir)?;
         // Speed over size: the XML of a large export is mostly repeated text, which the
@@ -533,6 +537,7 @@ impl Book {
         let mut book = Book {
             workbook,
             formats: Formats::new(),
+            max_rows: max_rows.clamp(2, MAX_ROWS),
             worksheets: 0,
             taken: layout
                 .sheet_names
@@ -609,7 +614,7 @@ impl Book {
             None => std::mem::replace(&mut self.responses, placeholder()),
             Some(i) => std::mem::replace(&mut self.repeats[i], placeholder()),
         };
-        let result = if sheet.row >= MAX_ROWS {
+        let result = if sheet.row >= self.max_rows {
             self.open(&mut sheet)
         } else {
             Ok(())
@@ -855,7 +860,7 @@ pub fn stream(
             let dir = tempfile::Builder::new()
                 .prefix("parole-xlsx-")
                 .tempdir_in(std::env::temp_dir())?;
-            let mut book = Book::new(&layout, dir.path())?;
+            let mut book = Book::new(&layout, dir.path(), MAX_ROWS)?;
             while let Some(row) = rows_rx.blocking_recv() {
                 let row = row.map_err(|()| Stop::Database)?;
                 book.write_row(&layout, &plan.slug, &row)?;
@@ -893,6 +898,7 @@ fn tokio_stream_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use calamine::Reader;
 
     #[test]
     fn formula_looking_text_gets_a_quote_and_other_text_does_not() {
@@ -927,6 +933,138 @@ mod tests {
             unique_sheet_name(&long, &mut taken),
             format!("{} (2)", "x".repeat(27))
         );
+    }
+
+    /// Writes `rows` responses (response `i` with `i % 3` repeat items) into a workbook
+    /// whose worksheets hold `max_rows` rows, and reads it back.
+    fn workbook_of(rows: usize, max_rows: u32) -> calamine::Xlsx<std::io::Cursor<Vec<u8>>> {
+        let column = |name: &str, kind: Kind| AnswerColumn {
+            name: name.into(),
+            pointer: format!("/{name}"),
+            kind,
+        };
+        let layout = Layout {
+            columns: vec![
+                column("quartier", Kind::Plain),
+                column("enfants", Kind::Count),
+            ],
+            repeats: vec![RepeatSheet {
+                pointer: "/enfants".into(),
+                columns: vec![column("age", Kind::Plain)],
+            }],
+            sheet_names: vec!["enfants".into()],
+            languages: vec!["fr".into()],
+            codebook: Vec::new(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut book = Book::new(&layout, dir.path(), max_rows).unwrap();
+        for i in 0..rows {
+            let items: Vec<Value> = (0..i % 3)
+                .map(|k| serde_json::json!({ "age": i * 10 + k }))
+                .collect();
+            let row = ExportRow {
+                id: uuid::Uuid::from_u128(i as u128 + 1),
+                seq: i as i64 + 1,
+                version: 1,
+                device_id: None,
+                sender_device_id: None,
+                started_at: "2025-03-14T18:30:00+01:00".into(),
+                completed_at: "2025-03-14T18:42:00+01:00".into(),
+                received_at: chrono::Utc::now(),
+                location: None,
+                content_hash: "sha256:0".into(),
+                answers: serde_json::json!({ "quartier": format!("q{i}"), "enfants": items }),
+                photos_missing: Vec::new(),
+            };
+            book.write_row(&layout, "besoins", &row).unwrap();
+        }
+        book.write_codebook(&layout).unwrap();
+        let mut bytes = Vec::new();
+        book.workbook.save_to_writer(&mut bytes).unwrap();
+        calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap()
+    }
+
+    /// The cells of sheet `name` as text, row by row.
+    fn sheet_text(
+        book: &mut calamine::Xlsx<std::io::Cursor<Vec<u8>>>,
+        name: &str,
+    ) -> Vec<Vec<String>> {
+        let range = book.worksheet_range(name).unwrap();
+        range
+            .rows()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn rows_past_a_sheets_limit_go_on_in_continuation_sheets_each_with_the_header() {
+        // 10 responses, 3 a sheet (4 rows with the header): 4 response sheets; 9 repeat
+        // items (0, 1, 2, 0, 1… a response): 3 repeat sheets, each added when its first row
+        // comes.
+        let mut book = workbook_of(10, 4);
+        assert_eq!(
+            book.sheet_names(),
+            [
+                "Réponses",
+                "enfants",
+                "Réponses (2)",
+                "enfants (2)",
+                "Réponses (3)",
+                "enfants (3)",
+                "Réponses (4)",
+                "Codebook",
+            ]
+        );
+        let header: Vec<String> = META_COLUMNS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["quartier".into(), "enfants".into()])
+            .collect();
+        let mut responses = Vec::new();
+        for name in ["Réponses", "Réponses (2)", "Réponses (3)", "Réponses (4)"] {
+            let rows = sheet_text(&mut book, name);
+            assert_eq!(rows[0], header, "{name}'s header");
+            assert!(
+                rows.len() <= 4,
+                "{name} holds at most 3 rows under its header"
+            );
+            responses.extend(rows.into_iter().skip(1));
+        }
+        let quartier = header.iter().position(|h| h == "quartier").unwrap();
+        let expected: Vec<(String, String)> = (0..10)
+            .map(|i| (uuid::Uuid::from_u128(i + 1).to_string(), format!("q{i}")))
+            .collect();
+        let got: Vec<(String, String)> = responses
+            .iter()
+            .map(|r| (r[0].clone(), r[quartier].clone()))
+            .collect();
+        assert_eq!(got, expected, "every response once, in order");
+
+        let mut items = Vec::new();
+        for name in ["enfants", "enfants (2)", "enfants (3)"] {
+            let rows = sheet_text(&mut book, name);
+            assert_eq!(rows[0], ["response_id", "item", "age"], "{name}'s header");
+            assert!(rows.len() <= 4);
+            items.extend(rows.into_iter().skip(1));
+        }
+        let expected: Vec<Vec<String>> = (0..10u128)
+            .flat_map(|i| {
+                (0..i % 3).map(move |k| {
+                    vec![
+                        uuid::Uuid::from_u128(i + 1).to_string(),
+                        (k + 1).to_string(),
+                        (i * 10 + k).to_string(),
+                    ]
+                })
+            })
+            .collect();
+        assert_eq!(items, expected, "every item once, in order");
+    }
+
+    #[test]
+    fn under_the_limit_there_is_one_sheet_each() {
+        let book = workbook_of(3, 4);
+        assert_eq!(book.sheet_names(), ["Réponses", "enfants", "Codebook"]);
     }
 
     #[test]
