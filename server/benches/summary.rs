@@ -6,7 +6,8 @@
 //! generate_series` per 100 000 (varied answers: nine neighbourhoods, a repeat of zero to
 //! three items, numbers, dates, a remark of a few hundred characters; the numbers and the
 //! dates answered drawn by `hashint8`, independent of the day of the response, so that the
-//! rollup holds as many rows as real answers would make), then `vacuum
+//! rollup holds as many rows as real answers would make; the responses spread over 300 days
+//! in the order they arrive, as a real collection's), then `vacuum
 //! analyze`d, as a live table would be. The request is then timed `PAROLE_BENCH_RUNS` times
 //! (default 5, after one warm-up): once before the rollup is built (every response read),
 //! then the fold into the rollup is timed, then plain, filtered on review state, dates and
@@ -104,7 +105,7 @@ async fn insert(pool: &sqlx::PgPool, questionnaire_id: i64, version: i32, n: i64
                     (d || 'T09:25:00+01:00')::timestamptz, md5(g::text), \
                     case when g % 5 = 0 then 'approved' else 'received' end
              from generate_series($3::int8, $4::int8) g
-             cross join lateral (select to_char(date '2025-01-01' + (g % 300)::int, 'YYYY-MM-DD') as d) day
+             cross join lateral (select to_char(date '2025-01-01' + ((g - 1) * 300 / $5)::int, 'YYYY-MM-DD') as d) day
              cross join lateral (select jsonb_strip_nulls(jsonb_build_object(
                  'conseil', (array['bellevue', 'bottiere_pin_sec', 'breil_malville', 'dervallieres',
                     'malakoff', 'nantes_nord', 'chateau_reze', 'plaisance_orvault',
@@ -132,6 +133,7 @@ async fn insert(pool: &sqlx::PgPool, questionnaire_id: i64, version: i32, n: i64
         .bind(version)
         .bind(done + 1)
         .bind(upto)
+        .bind(n)
         .execute(pool)
         .await
         .unwrap();

@@ -24,8 +24,11 @@ pub const FOLD_EVERY: Duration = Duration::from_secs(10);
 pub const FOLD_AT_LEAST: i64 = 500;
 
 /// The most responses folded in one transaction, which holds the questionnaire's rollup
-/// lock: a review of one of its responses waits for it (about 2 s at most, on the 2-core
-/// build machine under load, with the example questionnaire's four cube questions).
+/// lock: a review of one of its responses waits for it. The usual fold (the few hundred
+/// responses of the last seconds) takes a fraction of a second; a backlog (an upgrade, a
+/// million arriving at once) is folded in transactions of under a second each on the
+/// 2-core build machine. It also bounds the fold's hash tables (see
+/// [`db::fold_summaries`]).
 const CHUNK: i64 = 10_000;
 
 /// Folds every questionnaire with at least `at_least` responses past its rollup; returns

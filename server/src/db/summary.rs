@@ -902,6 +902,15 @@ pub async fn fold_summaries(
         let mut tx = pool.begin().await?;
         lock_rollup(&mut tx, questionnaire_id).await?;
         plan_for_grouping_sets(&mut tx).await?;
+        // The cube's sets too (60 more for four cube questions) are hashed only if the
+        // planner's estimate of every set's groups fits, and it guesses hundreds of values
+        // per key: without this it sorts the chunk once per cube set, 3.5 times slower.
+        // What the hash tables really hold is bounded by the chunk (at most one group per
+        // row and set: a few hundred MB for 10 000 responses of pathological answers, a
+        // few tens for real ones).
+        sqlx::query("set local hash_mem_multiplier = 100")
+            .execute(&mut *tx)
+            .await?;
         let upto = folded_upto(&mut tx, questionnaire_id).await?;
         let (next, n): (Option<i64>, i64) = sqlx::query_as(
             "select max(seq), count(*) from (select seq from response
