@@ -559,7 +559,7 @@ fn check_first_visit(web: &Path) -> Result<()> {
         // `pkg/`'s precompressed copy, made above, else compressed here the same way.
         let br = match std::fs::read(format!("{}.br", path.display())) {
             Ok(br) => br.len(),
-            Err(_) => brotli_len(&bytes)?,
+            Err(_) => brotli(&bytes)?.len(),
         };
         eprintln!("xtask: first visit {file:<28} {br:>10}");
         total += br;
@@ -595,7 +595,8 @@ fn first_visit_files(sw: &str) -> Result<Vec<String>> {
     Ok(files)
 }
 
-fn brotli_len(bytes: &[u8]) -> Result<usize> {
+/// `bytes` compressed with brotli at its best (quality 11), as the server sends them.
+fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
     let mut br = Vec::new();
     brotli::BrotliCompress(
         &mut &bytes[..],
@@ -606,7 +607,7 @@ fn brotli_len(bytes: &[u8]) -> Result<usize> {
             ..Default::default()
         },
     )?;
-    Ok(br.len())
+    Ok(br)
 }
 
 /// Writes `F.gz` (gzip -9) and `F.br` (brotli q11) beside each `.wasm` and `.js` of `dir`
@@ -630,16 +631,7 @@ fn print_sizes(dir: &Path) -> Result<()> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(&bytes)?;
         let gz = gz.finish()?.len();
-        let mut br = Vec::new();
-        brotli::BrotliCompress(
-            &mut bytes.as_slice(),
-            &mut br,
-            &brotli::enc::BrotliEncoderParams {
-                quality: 11,
-                lgwin: 22,
-                ..Default::default()
-            },
-        )?;
+        let br = brotli(&bytes)?;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         if name.ends_with(".wasm") || name.ends_with(".js") {
             let mut gz_file = flate2::write::GzEncoder::new(

@@ -91,6 +91,15 @@ impl SummaryQuestion {
     }
 }
 
+/// The name in the cube of the single-choice question at `path` (its `b`).
+fn cube_name(path: &[String]) -> String {
+    SummaryQuestion {
+        path: path.to_vec(),
+        measure: Measure::Choice,
+    }
+    .name(None)
+}
+
 impl SummarySpec {
     /// Each question's measure, by `q`.
     fn measures(&self) -> Vec<Measure> {
@@ -748,17 +757,7 @@ async fn rollup_counts(
 ) -> Result<()> {
     let names = spec.names();
     let units: HashMap<i32, String> = spec.unit_names().into_iter().collect();
-    let cube_names: Vec<String> = rows
-        .cube
-        .iter()
-        .map(|p| {
-            SummaryQuestion {
-                path: p.clone(),
-                measure: Measure::Choice,
-            }
-            .name(None)
-        })
-        .collect();
+    let cube_names: Vec<String> = rows.cube.iter().map(|p| cube_name(p)).collect();
     let mut qb = tally_query(questionnaire_id, rows, spec);
     let mut stream = qb.build_query_as::<Grouped>().fetch(&mut *tx);
     while let Some(Grouped {
@@ -1056,12 +1055,7 @@ pub async fn rolled_up_tallies(
             false
         }
         Rolled::Cube { path, values } => {
-            let b = SummaryQuestion {
-                path: path.clone(),
-                measure: Measure::Choice,
-            }
-            .name(None);
-            qb.push(" and c.b = ").push_bind(b);
+            qb.push(" and c.b = ").push_bind(cube_name(path));
             if let Some(values) = values {
                 let json: Vec<String> = values
                     .iter()
